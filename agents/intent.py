@@ -1,0 +1,103 @@
+"""Intent classifier node: label, calibrated confidence and runner-up for the latest user message.
+
+Short follow-ups ("ok", "order 4412", "still broken") keep the issue already under way, and an answer to a
+clarifying question picks the option the person chose instead of being classified from scratch.
+"""
+
+from __future__ import annotations
+
+import re
+
+from langgraph.runtime import Runtime
+
+from agents.engine import IntentRequest, IntentResult
+from graphs.context import TurnContext
+from graphs.state import IntentCandidate, IntentState, SupportState
+
+CARRY_MAX_WORDS = 8
+CARRY_BELOW = 0.4
+_ORDINALS = {"1": 0, "one": 0, "first": 0, "former": 0, "2": 1, "two": 1, "second": 1, "latter": 1}
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 or w.isdigit()}
+
+
+def pick_option(text: str, options: list[tuple[str, str]]) -> str | None:
+    """Which offered (label, phrase) the reply to a clarifying question chose, if any."""
+    lowered = text.lower().strip()
+    for token in re.findall(r"[a-z0-9]+", lowered)[:3]:
+        if token in _ORDINALS and _ORDINALS[token] < len(options):
+            return options[_ORDINALS[token]][0]
+    said = _words(text)
+    best, best_score = None, 0
+    for label, phrase in options:
+        score = len(said & (_words(phrase) | _words(label.replace("_", " "))))
+        if score > best_score:
+            best, best_score = label, score
+    return best
+
+
+def to_state(ctx: TurnContext, result: IntentResult, *, source: str | None = None) -> IntentState:
+    spec = ctx.bundle.taxonomy.by_name.get(result.label)
+    runner: IntentCandidate | None = (
+        {"label": result.runner_up, "confidence": round(result.runner_up_confidence, 4)}
+        if result.runner_up
+        else None
+    )
+    return {
+        "label": result.label,
+        "confidence": round(result.confidence, 4),
+        "runner_up": runner,
+        "out_of_scope": result.out_of_scope,
+        "risk": spec.risk if spec else "low",
+        "queue": spec.queue if spec else ctx.bundle.taxonomy.out_of_scope.queue,
+        "source": source or result.source,
+    }
+
+
+async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
+    ctx = runtime.context
+    text = state["messages"][-1]["text"]
+    previous = state.get("intent")
+    request = IntentRequest(
+        turn_key=f"{state.get('conversation_id', '')}:{state.get('turn', 0)}",
+        text=text,
+        messages=state.get("messages", [])[-8:],
+        previous=previous,
+    )
+    result = await ctx.engine.classify(request)
+    update: dict[str, object] = {}
+    if result.usage:
+        update["usage"] = result.usage
+    if result.degraded:
+        update["degraded"] = True
+
+    intent = to_state(ctx, result)
+    decision = state.get("decision")
+    if state.get("last_action") == "clarify" and previous and decision:
+        offered = [
+            (label, ctx.bundle.taxonomy.by_name[label].clarify)
+            for label in [previous["label"], *([previous["runner_up"]["label"]] if previous["runner_up"] else [])]
+            if label in ctx.bundle.taxonomy.by_name
+        ]
+        chosen = pick_option(text, offered)
+        if chosen:
+            other = next((lab for lab, _ in offered if lab != chosen), None)
+            intent = to_state(
+                ctx,
+                IntentResult(label=chosen, confidence=max(0.9, result.confidence if result.label == chosen else 0.0),
+                             runner_up=other, runner_up_confidence=0.05),
+                source="clarified",
+            )
+    elif (
+        previous
+        and not previous["out_of_scope"]
+        and (result.out_of_scope or result.confidence < CARRY_BELOW)
+        and len(text.split()) <= CARRY_MAX_WORDS
+    ):
+        intent = {**previous, "source": "carried"}
+
+    history = [*state.get("intent_history", []), intent["label"]]
+    update.update({"intent": intent, "intent_history": history})
+    return update

@@ -1,0 +1,54 @@
+"""Sentiment reasoner node: per-turn score, trend over turns, frustration markers, urgency and events.
+
+It also keeps the conversation's failure and restatement counters: a restated request, or negative feedback right
+after the bot answered, means the bot's answer did not help.
+"""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from agents.engine import SentimentRequest
+from graphs.context import TurnContext
+from graphs.state import SupportState
+
+FAILURE_MARKERS = {"bot_negative", "again", "nth_time", "restated", "terse_after_failure"}
+FAILURE_EVENTS = {"mfa_failure", "failed_payment", "api_error_burst", "api_error", "account_locked", "product_error"}
+
+
+async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
+    ctx = runtime.context
+    messages = state.get("messages", [])
+    text = messages[-1]["text"]
+    prior = [m["text"] for m in messages[:-1] if m["role"] == "user"]
+    turn = state.get("turn", 1)
+    events = state.get("events", [])
+    context = state.get("context", {})
+    request = SentimentRequest(
+        turn_key=f"{state.get('conversation_id', '')}:{turn}",
+        text=text,
+        turn=turn,
+        previous=state.get("sentiment"),
+        prior_user_texts=prior[-10:],
+        events=events,
+        last_bot_action=state.get("last_action"),
+        failures=state.get("failures", 0),
+        channel=context.get("channel"),
+        device=context.get("device"),
+    )
+    result = await ctx.engine.assess(request)
+    update: dict[str, object] = {"sentiment": result.state}
+    if result.usage:
+        update["usage"] = result.usage
+    if result.degraded:
+        update["degraded"] = True
+
+    markers = set(result.state["markers"])
+    if result.restated:
+        markers.add("restated")
+        update["restatements"] = state.get("restatements", 0) + 1
+    answered_before = state.get("last_action") in {"respond", "assist"}
+    new_failure_events = [e for e in state.get("new_events", []) if e["type"] in FAILURE_EVENTS]
+    if answered_before and (markers & FAILURE_MARKERS or new_failure_events):
+        update["failures"] = state.get("failures", 0) + 1
+    return update

@@ -1,0 +1,96 @@
+"""Run-scoped context: tenant, engine, policy bundle, guards and templates. Kept apart from state.
+
+Building a context fits the tenant's intent model from its taxonomy, so contexts are cached per
+(tenant, policy directory, engine) and shared by every turn of that tenant.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agents.engine import Engine
+from agents.guards import Guards
+from agents.offline import OfflineEngine
+from agents.policy_files import PolicyBundle, load_bundle
+from agents.prompts import system_texts
+from agents.sentiment_model import load_signal_config
+from agents.templates import ReplyTemplates, load_templates
+from tactful.settings import Settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TurnContext:
+    tenant: str
+    engine: Engine
+    offline: OfflineEngine
+    bundle: PolicyBundle
+    guards: Guards
+    templates: ReplyTemplates
+    settings: Settings
+    now: Callable[[], datetime] = field(default=utcnow)
+
+
+EngineFactory = Callable[[Settings, OfflineEngine], Engine]
+
+_cache: dict[tuple[str, str, str, int], TurnContext] = {}
+_lock = threading.Lock()
+
+
+def _default_engine_factory(settings: Settings, offline: OfflineEngine) -> Engine:
+    if settings.engine == "offline":
+        return offline
+    if settings.engine == "openai":
+        from agents.openai_engine import OpenAIEngine
+
+        return OpenAIEngine(settings=settings, fallback=offline)
+    from agents.scripted import ScriptedEngine
+
+    return ScriptedEngine(fallback=offline)
+
+
+def build_context(
+    settings: Settings,
+    *,
+    tenant: str | None = None,
+    engine_factory: EngineFactory | None = None,
+    cache: bool = True,
+) -> TurnContext:
+    """The context for ``tenant`` (default: the settings' tenant); invalid files raise ConfigError."""
+    tenant = tenant or settings.tenant
+    factory = engine_factory or _default_engine_factory
+    key = (tenant, str(settings.policy_dir), settings.engine, id(engine_factory) if engine_factory else 0)
+    if cache:
+        with _lock:
+            hit = _cache.get(key)
+        if hit is not None:
+            return hit
+    bundle = load_bundle(Path(settings.policy_dir), tenant)
+    templates = load_templates(Path(settings.prompts_dir))
+    signals = load_signal_config(Path(settings.policy_dir) / "signals.yaml")
+    offline = OfflineEngine.from_files(bundle.taxonomy, signals, templates)
+    ctx = TurnContext(
+        tenant=tenant,
+        engine=factory(settings, offline),
+        offline=offline,
+        bundle=bundle,
+        guards=Guards(bundle, system_texts=system_texts(Path(settings.prompts_dir))),
+        templates=templates,
+        settings=settings,
+    )
+    if cache:
+        with _lock:
+            _cache[key] = ctx
+    return ctx
+
+
+def clear_context_cache() -> None:
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,175 @@
+"""Run one support turn against a compiled graph and shape the result (the HTTP/CLI turn contract)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Literal
+
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import RunnableConfig
+from pydantic import BaseModel, ConfigDict
+
+from graphs.context import TurnContext
+from graphs.state import (
+    AccountContext,
+    DecisionState,
+    Event,
+    GuardVerdict,
+    HandoffPacket,
+    IntentState,
+    Message,
+    SentimentState,
+    SupportState,
+    Usage,
+    zero_usage,
+)
+
+TurnAction = Literal["respond", "clarify", "assist", "escalate", "none"]
+
+
+class TurnResult(BaseModel):
+    """What one user message produced. ``action`` is ``none`` when a person owns the conversation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    conversation_id: str
+    turn: int
+    mode: Literal["bot", "human"]
+    action: TurnAction
+    reply: str | None
+    options: list[str]
+    intent: IntentState | None
+    sentiment: SentimentState | None
+    decision: DecisionState | None
+    guards: list[GuardVerdict]
+    handoff: HandoffPacket | None
+    degraded: bool
+    usage: Usage
+
+
+class StreamEvent(BaseModel):
+    """One server-sent event of a streamed turn: ``token``, ``guard``, ``handoff`` or the final ``result``."""
+
+    type: Literal["token", "guard", "handoff", "result"]
+    data: dict[str, Any]
+
+
+def thread_id(tenant: str, conversation_id: str) -> str:
+    return f"{tenant}:{conversation_id}"
+
+
+def result_from_state(conversation_id: str, values: SupportState, *, silent: bool) -> TurnResult:
+    mode = values.get("mode", "bot")
+    decision = values.get("decision")
+    handoff_now = values.get("last_action") == "escalate" and not silent
+    action: TurnAction = "none" if silent else (decision["action"] if decision else "respond")
+    if handoff_now:
+        action = "escalate"
+    return TurnResult(
+        conversation_id=conversation_id,
+        turn=values.get("turn", 0),
+        mode=mode,
+        action=action,
+        reply=None if silent else values.get("reply") or None,
+        options=[] if silent or not decision else list(decision["options"]),
+        intent=values.get("intent"),
+        sentiment=values.get("sentiment"),
+        decision=None if silent else decision,
+        guards=[] if silent else list(values.get("guards", [])),
+        handoff=values.get("handoff") if mode == "human" else None,
+        degraded=bool(values.get("degraded", False)),
+        usage=values.get("usage") or zero_usage(),
+    )
+
+
+class SupportRunner:
+    """Drives the support graph for any number of conversations and tenants."""
+
+    def __init__(
+        self,
+        graph: CompiledStateGraph[SupportState, TurnContext, SupportState, SupportState],
+        context_for: Callable[[str], TurnContext],
+    ) -> None:
+        self.graph = graph
+        self.context_for = context_for
+
+    def _config(self, tenant: str, conversation_id: str) -> RunnableConfig:
+        return {"configurable": {"thread_id": thread_id(tenant, conversation_id)}}
+
+    def _input(
+        self,
+        ctx: TurnContext,
+        conversation_id: str,
+        text: str,
+        events: Sequence[Event],
+        context: AccountContext | None,
+        message_id: str | None,
+    ) -> SupportState:
+        message: Message = {"role": "user", "text": text, "turn": 0, "at": ctx.now().isoformat()}
+        if message_id:
+            message["message_id"] = message_id
+        payload: SupportState = {
+            "conversation_id": conversation_id,
+            "messages": [message],
+            "new_events": list(events),  # ingest stamps them with the turn and appends them to ``events``
+        }
+        if context:
+            payload["context"] = context
+        return payload
+
+    async def stream(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        tenant: str = "default",
+        events: Sequence[Event] = (),
+        context: AccountContext | None = None,
+        message_id: str | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Run a turn, yielding tokens and guard/handoff events as they happen, then the result."""
+        ctx = self.context_for(tenant)
+        config = self._config(tenant, conversation_id)
+        before = await self.graph.aget_state(config)
+        was_human = bool(before.values) and before.values.get("mode") == "human"
+        payload = self._input(ctx, conversation_id, text, events, context, message_id)
+        values: SupportState | None = None
+        async for mode, chunk in self.graph.astream(
+            payload, config, context=ctx, stream_mode=["custom", "values"]
+        ):
+            if mode == "custom" and isinstance(chunk, dict):
+                kind = chunk.get("type")
+                if kind == "token":
+                    yield StreamEvent(type="token", data={"text": chunk["text"]})
+                elif kind == "guard":
+                    yield StreamEvent(type="guard", data=dict(chunk["verdict"]))
+                elif kind == "handoff":
+                    yield StreamEvent(type="handoff", data={k: v for k, v in chunk.items() if k != "type"})
+            elif mode == "values":
+                values = chunk  # type: ignore[assignment]
+        assert values is not None
+        result = result_from_state(conversation_id, values, silent=was_human)
+        yield StreamEvent(type="result", data=result.model_dump(mode="json"))
+
+    async def turn(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        tenant: str = "default",
+        events: Sequence[Event] = (),
+        context: AccountContext | None = None,
+        message_id: str | None = None,
+    ) -> TurnResult:
+        final: dict[str, Any] | None = None
+        async for event in self.stream(
+            conversation_id, text, tenant=tenant, events=events, context=context, message_id=message_id
+        ):
+            if event.type == "result":
+                final = event.data
+        assert final is not None
+        return TurnResult.model_validate(final)
+
+    async def values(self, conversation_id: str, *, tenant: str = "default") -> SupportState | None:
+        snapshot = await self.graph.aget_state(self._config(tenant, conversation_id))
+        return snapshot.values or None  # type: ignore[return-value]

@@ -1,0 +1,148 @@
+"""Every knob in one place: a pydantic-settings object, overridable by ``TACTFUL_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+EngineName = Literal["offline", "openai", "scripted"]
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Unknown ``TACTFUL_*`` variables and unknown keys in a settings file are errors."""
+
+    model_config = SettingsConfigDict(env_prefix="TACTFUL_", extra="forbid", env_nested_delimiter="__")
+
+    engine: EngineName = "offline"
+    """Which engine the specialists ask: the embedded offline one, an OpenAI-compatible server, or the scripted fake."""
+
+    data_dir: Path = Path("var")
+    """Where the embedded SQLite database and other local files live."""
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "TACTFUL_DATABASE_URL")
+    )
+    """PostgreSQL URL; when set, checkpoints, handoffs and the queue live there instead of SQLite."""
+
+    policy_dir: Path = REPO_ROOT / "policies"
+    """Default taxonomy and policy files; per-tenant overrides live in ``policy_dir/tenants/<tenant>/``."""
+
+    prompts_dir: Path = REPO_ROOT / "prompts"
+    """Prompt and reply templates, loaded by name."""
+
+    tenant: str = "default"
+    """Tenant used when the service runs without API keys (single-tenant mode)."""
+
+    # --- model engine (OpenAI-compatible) ---
+    openai_base_url: str | None = None
+    """Base URL of any OpenAI-compatible server (OpenAI, Azure, vLLM, Ollama, llama.cpp)."""
+    openai_api_key: SecretStr | None = None
+    """API key; required for api.openai.com, optional for a self-hosted ``openai_base_url``."""
+    model: str = "gpt-4o-mini"
+    """Default model name; per-node overrides below."""
+    model_analysis: str | None = None
+    """Model for the combined intent + sentiment + urgency analysis (default: ``model``)."""
+    model_responder: str | None = None
+    """Model that writes the streamed reply (default: ``model``)."""
+    model_summarizer: str | None = None
+    """Model that writes the handoff summary (default: ``model``)."""
+    structured_output: Literal["json_schema", "json_object", "tools"] = "json_schema"
+    """How structured answers are requested: ``json_schema`` (strict schema), or ``json_object`` / ``tools`` (a
+    forced function call) for servers that lack ``json_schema``. The answer is validated by pydantic either way."""
+    request_timeout_s: float = 20.0
+    """Timeout of one HTTP request to the model (never more than what is left of the turn's deadline)."""
+    turn_deadline_s: float = 45.0
+    """Wall-clock budget for all model calls of one turn; past it the offline engine answers."""
+    max_retries: int = 3
+    """Retries after a transient failure (429, 5xx, timeout, connection error); the SDK's own retries are off."""
+    retry_after_cap_s: float = 10.0
+    """Longest ``Retry-After`` honoured; a server asking for more gets this."""
+    retry_backoff_base_s: float = 0.5
+    """Exponential backoff between retries: a random wait up to ``base × 2^attempt`` (full jitter)..."""
+    retry_backoff_max_s: float = 8.0
+    """...and never more than this."""
+    breaker_failures: int = 5
+    """Consecutive failed model calls that open the circuit breaker (the model is then skipped)."""
+    breaker_reset_s: float = 30.0
+    """How long an open circuit skips the model before one probe call may close it again."""
+    prompt_token_budget: int = 2500
+    """Most prompt tokens one request may carry; older messages fold into the running summary."""
+    summary_token_budget: int = 200
+    """Most tokens of the running summary of older turns kept in the conversation's state."""
+    reply_max_tokens: int = 350
+    """Most completion tokens a streamed reply may use."""
+    model_summary_min_user_messages: int = 3
+    """Ask the model for a handoff summary only from this many customer messages; shorter conversations get
+    the offline (extractive) summary, which is already complete."""
+    stream_include_usage: bool = True
+    """Ask for token usage at the end of a stream (``stream_options``); turn off for servers that reject it
+    (tokens are then counted locally)."""
+    company_name: str = "our company"
+    """Name the assistant uses for the business in model prompts."""
+    price_per_1k_prompt_usd: float = 0.00015
+    """Price of 1,000 prompt tokens, for the cost recorded per turn and per conversation."""
+    price_per_1k_completion_usd: float = 0.0006
+    """Price of 1,000 completion tokens."""
+    offline_confidence_skip: float = 0.8
+    """Skip the model's analysis when the offline intent confidence is at least this."""
+
+    # --- HTTP service (tactful serve) ---
+    api_keys: dict[str, list[SecretStr]] = Field(default_factory=dict)
+    """API keys by tenant, e.g. ``TACTFUL_API_KEYS='{"acme": ["key-1", "key-2"]}'``. With no keys at all (here or
+    in ``api_keys_file``) the service runs single-tenant as ``tenant`` and listens on 127.0.0.1 only."""
+    api_keys_file: Path | None = None
+    """YAML or JSON file mapping tenant → list of API keys; merged with ``api_keys``. Checked at start-up."""
+    max_body_bytes: int = Field(default=65_536, ge=1024)
+    """Largest request body the service reads; larger bodies get 413."""
+    max_message_chars: int = Field(default=4_000, ge=1)
+    """Longest user (or human agent) message text; longer texts get 413 naming the field."""
+    rate_limit_per_minute: float = Field(default=600.0, ge=0.0)
+    """Requests per minute allowed per API key (per worker process); 0 turns the limit off. Over it: 429."""
+    rate_limit_burst: int = Field(default=60, ge=1)
+    """Requests a key may send at once before the per-minute rate applies."""
+    turn_lock_timeout_s: float = Field(default=30.0, gt=0.0)
+    """How long a message waits for an earlier turn of the same conversation to finish before 409."""
+    mask_emails: bool = False
+    """Also mask e-mail addresses in stored transcripts, handoff packets, logs and webhooks."""
+    mask_phones: bool = False
+    """Also mask phone numbers in stored transcripts, handoff packets, logs and webhooks."""
+    webhook_url: str | None = None
+    """Where every handoff packet is POSTed (signed with ``webhook_secret``); unset means no webhook."""
+    webhook_secret: SecretStr | None = None
+    """HMAC-SHA256 key for the ``X-Tactful-Signature`` header of webhook deliveries."""
+    webhook_timeout_s: float = Field(default=5.0, gt=0.0)
+    """Timeout of one webhook delivery attempt."""
+    webhook_max_attempts: int = Field(default=6, ge=1)
+    """Delivery attempts per webhook (exponential backoff between them), in the background."""
+    webhook_backoff_max_s: float = Field(default=60.0, gt=0.0)
+    """Longest wait between two webhook delivery attempts."""
+    database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """PostgreSQL schema for every table (created if missing); default: the server's search path."""
+    db_pool_min_size: int = Field(default=1, ge=0)
+    """Connections the PostgreSQL pool keeps open."""
+    db_pool_max_size: int = Field(default=20, ge=1)
+    """Most connections of each PostgreSQL pool (queries; turn locks)."""
+    db_pool_max_idle_s: float = Field(default=300.0, gt=0.0)
+    """Idle pooled connections older than this are closed (and re-opened on demand)."""
+    db_keepalive_idle_s: int = Field(default=30, ge=1)
+    """TCP keepalive idle time for PostgreSQL connections, so a connection idle during a long model call is
+    kept alive through NAT/proxies, and a dead one is noticed."""
+    db_check_after_idle_s: float = Field(default=2.0, ge=0.0)
+    """A pooled PostgreSQL connection idle at least this long is checked (one round trip) when taken from the
+    pool, so one dropped while idle is replaced instead of failing a turn; 0 checks every checkout."""
+    console_poll_interval_s: float = Field(default=0.5, gt=0.0, le=30.0)
+    """How often the agent console's live feed (``/console/api/stream``) looks for new or changed handoffs in
+    the database; an open console shows a new handoff within about this long (any worker, any process)."""
+    console_keepalive_s: float = Field(default=15.0, gt=0.0)
+    """Seconds between keep-alive comments on the console's live feed, so proxies keep the stream open."""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
