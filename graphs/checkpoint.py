@@ -1,0 +1,176 @@
+"""Checkpointer factory: a SQLite file by default (embedded), PostgreSQL when ``DATABASE_URL`` is set.
+
+The PostgreSQL pool is built to outlive flaky networks and long model calls: TCP keepalives on every
+connection, a liveness check when a connection that sat idle is checked out (one the server or a proxy dropped
+meanwhile is replaced, not handed out), idle connections recycled, and a bounded lifetime. Tables go to
+``settings.database_schema`` when set; start-up migrations from several processes are serialized by an
+advisory lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from tactful.settings import Settings
+
+log = logging.getLogger("tactful.db")
+
+PgPool = AsyncConnectionPool[AsyncConnection[DictRow]]
+
+
+def sqlite_path(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "tactful.db"
+
+
+def advisory_key(*parts: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_lock`` from text parts."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def connection_kwargs(settings: Settings) -> dict[str, Any]:
+    """psycopg connection options: autocommit, dict rows, keepalives, the schema as search path."""
+    kwargs: dict[str, Any] = {
+        "autocommit": True,
+        "prepare_threshold": None,  # safe behind transaction-pooling proxies (pgbouncer)
+        "row_factory": dict_row,
+        "keepalives": 1,
+        "keepalives_idle": settings.db_keepalive_idle_s,
+        "keepalives_interval": max(1, settings.db_keepalive_idle_s // 3),
+        "keepalives_count": 4,
+        "connect_timeout": 10,
+        "application_name": f"tactful/{settings.database_schema}" if settings.database_schema else "tactful",
+    }
+    if settings.database_schema:
+        kwargs["options"] = f"-c search_path={settings.database_schema}"
+    return kwargs
+
+
+class IdleCheck:
+    """Pool ``check`` / ``reset`` pair: a connection idle for ``after_s`` or more gets a round trip before it
+    is handed out (a dead one is replaced); one returned moments ago is handed out as is. ``after_s == 0``
+    checks every checkout."""
+
+    def __init__(self, after_s: float) -> None:
+        self.after_s = after_s
+        self._returned: weakref.WeakKeyDictionary[AsyncConnection[DictRow], float]
+        self._returned = weakref.WeakKeyDictionary()
+
+    async def check(self, conn: AsyncConnection[DictRow]) -> None:
+        returned = self._returned.get(conn)
+        if returned is not None and time.monotonic() - returned < self.after_s:
+            return
+        await AsyncConnectionPool.check_connection(conn)
+
+    async def reset(self, conn: AsyncConnection[DictRow]) -> None:
+        self._returned[conn] = time.monotonic()
+
+
+def _reconnect_failed(pool: AsyncConnectionPool[Any]) -> None:
+    log.error("PostgreSQL pool %s could not reconnect; it keeps trying on demand", pool.name)
+
+
+@asynccontextmanager
+async def open_postgres_pool(
+    settings: Settings, *, name: str, max_size: int | None = None
+) -> AsyncIterator[PgPool]:
+    """An open pool on ``settings.database_url`` whose connections are checked on every checkout."""
+    assert settings.database_url, "open_postgres_pool needs DATABASE_URL"
+    size = max_size or settings.db_pool_max_size
+    idle = IdleCheck(settings.db_check_after_idle_s)
+    pool: PgPool = AsyncConnectionPool(
+        settings.database_url,
+        min_size=min(settings.db_pool_min_size, size),
+        max_size=size,
+        open=False,
+        name=name,
+        kwargs=connection_kwargs(settings),
+        check=idle.check,
+        reset=idle.reset,
+        max_idle=settings.db_pool_max_idle_s,
+        max_lifetime=1800.0,
+        timeout=30.0,
+        reconnect_failed=_reconnect_failed,
+    )
+    await pool.open(wait=True, timeout=30.0)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def migration_lock(settings: Settings) -> AsyncIterator[None]:
+    """Serialize start-up migrations (schema, tables) across processes sharing one database: an advisory lock
+    on PostgreSQL, an exclusive ``flock`` next to the SQLite file."""
+    if not settings.database_url:
+        path = sqlite_path(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".migrate-lock"), "a+b") as handle:
+            try:
+                import fcntl
+            except ImportError:  # no fcntl: one process at a time is the operator's job
+                yield
+                return
+            await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return
+    kwargs = connection_kwargs(settings)
+    kwargs.pop("options", None)  # the schema may not exist yet
+    conn = await AsyncConnection.connect(settings.database_url, **kwargs)
+    try:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (advisory_key("tactful", "migrations"),))
+        if settings.database_schema:
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
+        yield
+    finally:
+        await conn.close()  # ends the session, which releases the lock
+
+
+@asynccontextmanager
+async def open_checkpointer(
+    settings: Settings, *, pool: PgPool | None = None
+) -> AsyncIterator[BaseCheckpointSaver[str]]:
+    """Yield a ready checkpointer (tables created) for the configured database.
+
+    With PostgreSQL, pass ``pool`` to share one pool with other stores; otherwise one is opened here.
+    """
+    if settings.database_url:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        if pool is None:
+            async with (
+                open_postgres_pool(settings, name="checkpoints") as own,
+                open_checkpointer(settings, pool=own) as saver,
+            ):
+                yield saver
+            return
+        saver = AsyncPostgresSaver(pool)
+        async with migration_lock(settings):
+            await saver.setup()
+        yield saver
+        return
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    path = sqlite_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as sqlite_saver:
+        async with migration_lock(settings):
+            await sqlite_saver.setup()
+        yield sqlite_saver

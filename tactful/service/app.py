@@ -1,0 +1,219 @@
+"""The app factory: wires settings, storage, the support graph, routes and error handling together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import metadata
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from agents.marketing_service import MarketingService
+from graphs.context import EngineFactory, TurnContext, build_context
+from graphs.runner import SupportRunner
+from graphs.support import compile_support_graph
+from tactful.errors import ConversationBusyError, InputError, TactfulError
+from tactful.service.auth import KeyRing
+from tactful.service.backend import open_backend
+from tactful.service.console import router as console_router
+from tactful.service.deps import Services
+from tactful.service.errors import ConflictError, NotFoundError, PayloadTooLargeError
+from tactful.service.limits import BodyLimitMiddleware, RateLimiter
+from tactful.service.masking import Masker
+from tactful.service.metrics import HttpMetricsMiddleware, Metrics
+from tactful.service.models import HandoffOut
+from tactful.service.operations import Operations
+from tactful.service.routes import conversations, events, handoffs, health, marketing
+from tactful.service.turns import TurnService
+from tactful.service.webhooks import WebhookAlertSink, WebhookSender, install_default_sender
+from tactful.settings import Settings, get_settings
+
+log = logging.getLogger("tactful.service")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tactful")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def _problem(
+    status: int,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
+) -> JSONResponse:
+    body: dict[str, object] = {"detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI, settings: Settings) -> None:
+    """Every error becomes a JSON ``{"detail": ...}`` with the right status; nothing leaks a traceback."""
+
+    async def validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ())) or "body",
+                "message": str(e.get("msg", "invalid")),
+                "type": str(e.get("type", "invalid")),
+            }
+            for e in exc.errors()
+        ]
+        shown = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        return _problem(422, shown + more or "invalid request", errors=errors)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            return _problem(
+                422,
+                "body: not valid JSON (UTF-8)",
+                errors=[{"field": "body", "message": "not valid JSON (UTF-8)", "type": "json_invalid"}],
+            )
+        return _problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+
+    async def tactful_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, NotFoundError):
+            return _problem(404, str(exc))
+        if isinstance(exc, ConversationBusyError):
+            return _problem(
+                409,
+                f"{exc}; another message of this conversation is still being answered",
+                headers={"Retry-After": "1"},
+            )
+        if isinstance(exc, ConflictError):
+            return _problem(409, str(exc))
+        if isinstance(exc, PayloadTooLargeError):
+            return _problem(413, str(exc))
+        if isinstance(exc, InputError):
+            return _problem(422, str(exc))
+        log.error("unhandled %s: %s", type(exc).__name__, exc)
+        return _problem(500, "internal error")
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _problem(500, "internal error")
+
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(TactfulError, tactful_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine_factory: EngineFactory | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The HTTP service for ``settings`` (default: from the environment). Invalid keys fail here; invalid
+    policy files and an unreachable database fail at start-up (lifespan)."""
+    settings = settings or get_settings()
+    keyring = KeyRing.from_settings(settings)
+    metrics = Metrics()
+    masker = Masker(emails=settings.mask_emails, phones=settings.mask_phones)
+    limiter = RateLimiter(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
+
+    def context_for(tenant: str) -> TurnContext:
+        return build_context(settings, tenant=tenant, engine_factory=engine_factory)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for tenant in keyring.tenants:
+            context_for(tenant)  # fit intent models, validate per-tenant files now, not at the first request
+        if keyring.single_tenant:
+            log.warning(
+                "no API keys configured: single-tenant mode (tenant %r); serve on 127.0.0.1 only",
+                keyring.default_tenant,
+            )
+        async with open_backend(settings) as backend:
+            runner = SupportRunner(compile_support_graph(backend.checkpointer), context_for)
+            webhooks = WebhookSender.from_settings(
+                settings, masker=masker, transport=webhook_transport, on_outcome=metrics.webhook_outcome
+            )
+            store = backend.store
+
+            def on_handoff(tenant: str, handoff: HandoffOut) -> None:
+                if webhooks is None:
+                    return
+
+                async def done(ok: bool) -> None:
+                    await store.set_webhook_status(handoff.id, "delivered" if ok else "failed")
+
+                webhooks.send_signed_webhook(
+                    "handoff",
+                    {"tenant": tenant, "handoff": handoff.model_dump(mode="json", exclude={"webhook"})},
+                    delivery_id=handoff.id,
+                    on_done=done,
+                )
+
+            turns = TurnService(
+                runner=runner,
+                store=store,
+                locks=backend.locks,
+                masker=masker,
+                metrics=metrics,
+                max_message_chars=settings.max_message_chars,
+                on_handoff=on_handoff if webhooks else None,
+            )
+            ops = Operations(
+                turns=turns,
+                runner=runner,
+                store=store,
+                masker=masker,
+                max_message_chars=settings.max_message_chars,
+            )
+            marketing_service = MarketingService(
+                settings, alert_sink=WebhookAlertSink(webhooks) if webhooks else None
+            )
+            for tenant in keyring.tenants:
+                marketing_service.context_for(tenant)
+            install_default_sender(webhooks)
+            app.state.services = Services(
+                settings=settings,
+                keyring=keyring,
+                limiter=limiter,
+                metrics=metrics,
+                masker=masker,
+                backend=backend,
+                turns=turns,
+                ops=ops,
+                webhooks=webhooks,
+                marketing=marketing_service,
+            )
+            log.info("tactful service ready: %s storage, %d tenant(s)", backend.kind, len(keyring.tenants))
+            try:
+                yield
+            finally:
+                app.state.services = None
+                await turns.aclose()
+                if webhooks is not None:
+                    install_default_sender(None)
+                    await webhooks.aclose()
+
+    app = FastAPI(
+        title="tactful",
+        version=_version(),
+        summary="Empathetic support automation: turns, conversations, events and the handoff queue.",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    app.state.services = None
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    install_error_handlers(app, settings)
+    for module in (conversations, events, handoffs, health, marketing):
+        app.include_router(module.router)
+    app.include_router(console_router)
+    return app

@@ -1,0 +1,67 @@
+"""Open the service's storage in one place: checkpointer, records store and conversation locks, all on the
+same database: the SQLite file ``data_dir/tactful.db`` by default, PostgreSQL with ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from graphs.checkpoint import migration_lock, open_checkpointer, open_postgres_pool, sqlite_path
+from tactful.service.locks import AdvisoryLocks, ConversationLocks, file_locks_or_in_process
+from tactful.service.store import PostgresDatabase, SqliteDatabase, Store
+from tactful.settings import Settings
+
+
+@dataclass
+class Backend:
+    kind: Literal["sqlite", "postgres"]
+    checkpointer: BaseCheckpointSaver[str]
+    store: Store
+    locks: ConversationLocks
+
+
+@asynccontextmanager
+async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
+    """Everything the service persists, ready (tables created); closed on exit."""
+    if settings.database_url:
+        async with (
+            open_postgres_pool(settings, name="tactful") as pool,
+            open_postgres_pool(settings, name="tactful-locks") as lock_pool,
+            open_checkpointer(settings, pool=pool) as saver,
+        ):
+            store = Store(PostgresDatabase(pool))
+            async with migration_lock(settings):
+                await store.setup()
+            locks = ConversationLocks(
+                AdvisoryLocks(lock_pool),
+                namespace=settings.database_schema or "",
+                timeout_s=settings.turn_lock_timeout_s,
+            )
+            try:
+                yield Backend("postgres", saver, store, locks)
+            finally:
+                await locks.aclose()
+        return
+    path = sqlite_path(settings)
+    async with open_checkpointer(settings) as saver:
+        db = await SqliteDatabase.open(path)
+        try:
+            store = Store(db)
+            async with migration_lock(settings):
+                await store.setup()
+            locks = ConversationLocks(
+                file_locks_or_in_process(Path(settings.data_dir) / "tactful.locks"),
+                namespace=str(path.resolve()),
+                timeout_s=settings.turn_lock_timeout_s,
+            )
+            try:
+                yield Backend("sqlite", saver, store, locks)
+            finally:
+                await locks.aclose()
+        finally:
+            await db.aclose()

@@ -1,0 +1,73 @@
+"""FastAPI dependencies as ``Annotated`` aliases: the running services, and the caller's tenant (API key →
+tenant, then the per-key rate limit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from agents.marketing_service import MarketingService
+from tactful.service.auth import KeyRing, digest
+from tactful.service.backend import Backend
+from tactful.service.limits import RateLimiter
+from tactful.service.masking import Masker
+from tactful.service.metrics import Metrics
+from tactful.service.models import ID_HELP, ID_PATTERN
+from tactful.service.operations import Operations
+from tactful.service.turns import TurnService
+from tactful.service.webhooks import WebhookSender
+from tactful.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    keyring: KeyRing
+    limiter: RateLimiter
+    metrics: Metrics
+    masker: Masker
+    backend: Backend
+    turns: TurnService
+    ops: Operations
+    webhooks: WebhookSender | None
+    marketing: MarketingService
+
+
+def get_services(request: Request) -> Services:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        raise HTTPException(503, "the service is starting or stopping")
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key of your tenant (`Authorization: Bearer KEY`); not needed in single-tenant mode.",
+)
+
+
+def get_tenant(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    key = credentials.credentials if credentials else None
+    tenant = services.keyring.tenant_for(key)
+    if tenant is None:
+        raise HTTPException(401, "missing or unknown API key", headers={"WWW-Authenticate": "Bearer"})
+    retry_after = services.limiter.check(digest(key) if key else "local")
+    if retry_after is not None:
+        services.metrics.rate_limited.inc()
+        raise HTTPException(
+            429, f"rate limit exceeded; retry in {retry_after} s", headers={"Retry-After": str(retry_after)}
+        )
+    return tenant
+
+
+TenantDep = Annotated[str, Depends(get_tenant)]
+ConversationId = Annotated[str, Path(pattern=ID_PATTERN, description=ID_HELP)]
+HandoffId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="a handoff id (32 hex digits)")]

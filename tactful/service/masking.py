@@ -1,0 +1,71 @@
+"""Masking on store and send: card numbers, passwords and secrets (and, by setting, e-mails and phone numbers)
+never reach stored transcripts, handoff packets, logs or webhooks. Built on :func:`agents.redact.mask`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, TypeVar, cast
+
+from agents.redact import mask
+from graphs.state import AccountContext, Event, HandoffPacket
+
+T = TypeVar("T")
+
+
+class Masker:
+    """Masks text and JSON-shaped values with the service's e-mail / phone settings."""
+
+    def __init__(self, *, emails: bool = False, phones: bool = False) -> None:
+        self.emails = emails
+        self.phones = phones
+
+    def text(self, text: str) -> str:
+        return mask(text, emails=self.emails, phones=self.phones)
+
+    def deep(self, value: T) -> T:
+        """Every string inside ``value`` (dicts, lists, tuples) masked; other values unchanged."""
+        return cast(T, self._deep(value))
+
+    def _deep(self, value: object) -> object:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self._deep(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._deep(v) for v in value)
+        return value
+
+    def context(self, context: AccountContext) -> AccountContext:
+        return self.deep(context)
+
+    def events(self, events: Sequence[Event]) -> list[Event]:
+        return [self.deep(e) for e in events]
+
+    def packet(self, packet: HandoffPacket) -> HandoffPacket:
+        out: HandoffPacket = dict(packet)  # type: ignore[assignment]
+        out["summary"] = self.text(packet["summary"])
+        out["tried"] = [self.text(t) for t in packet["tried"]]
+        out["transcript"] = [{**m, "text": self.text(m["text"])} for m in packet["transcript"]]
+        out["account"] = self.context(packet["account"])
+        return out
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks each record's formatted message (install it on handlers)."""
+
+    def __init__(self, name: str = "", *, emails: bool = False, phones: bool = False) -> None:
+        super().__init__(name)
+        self.masker = Masker(emails=emails, phones=phones)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self.masker.text(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+def logging_filter_config(*, emails: bool, phones: bool) -> dict[str, Any]:
+    """The ``logging.config.dictConfig`` entry for :class:`MaskingFilter`."""
+    return {"()": f"{__name__}.MaskingFilter", "emails": emails, "phones": phones}

@@ -1,0 +1,220 @@
+"""Request and response models of the HTTP API. Requests forbid unknown fields, NaN/Infinity, NUL characters
+and unencodable text, so nothing a client sends can break storage or serialization later."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from graphs.state import (
+    AccountContext,
+    DecisionState,
+    Event,
+    GuardVerdict,
+    HandoffPacket,
+    IntentState,
+    Message,
+    SentimentState,
+    Usage,
+)
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+ID_HELP = "1-128 characters: letters, digits and . _ : @ - (starting with a letter or digit)"
+HandoffStatus = Literal["open", "claimed", "resolved", "returned"]
+WebhookStatus = Literal["none", "pending", "delivered", "failed"]
+PriorityName = Literal["low", "normal", "high", "urgent"]
+
+
+def _clean(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from exc
+    return text
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be blank")
+    return text
+
+
+CleanStr = Annotated[str, AfterValidator(_clean)]
+ShortStr = Annotated[str, Field(max_length=200), AfterValidator(_clean)]
+Ident = Annotated[str, Field(pattern=ID_PATTERN, description=ID_HELP)]
+Text = Annotated[str, Field(min_length=1), AfterValidator(_clean), AfterValidator(_not_blank)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+DetailValue = Annotated[str, Field(max_length=500), AfterValidator(_clean)] | bool | int | Finite
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class AccountContextIn(ApiModel):
+    """What the front end knows about the person; merged key by key into the conversation's context."""
+
+    account_id: ShortStr | None = None
+    name: ShortStr | None = None
+    tier: ShortStr | None = Field(default=None, description="free | pro | business | enterprise | vip")
+    value: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = Field(
+        default=None, description="annual account value"
+    )
+    lifecycle_stage: ShortStr | None = None
+    prior_escalations: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    channel: ShortStr | None = Field(default=None, description="web | mobile | email | sms | voice")
+    device: ShortStr | None = Field(default=None, description="desktop | mobile | tablet")
+    return_visit: bool | None = None
+    sla_at_risk: bool | None = None
+    locale: ShortStr | None = None
+
+    def to_state(self) -> AccountContext:
+        return self.model_dump(exclude_none=True)  # type: ignore[return-value]
+
+
+class EventIn(ApiModel):
+    """A behavioural event: a failed payment, an MFA failure, an API error burst, rage clicks..."""
+
+    type: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")]
+    at: datetime | None = Field(default=None, description="when it happened (ISO-8601); default: now")
+    detail: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")], DetailValue] = Field(
+        default_factory=dict, max_length=20
+    )
+
+    def to_state(self, now: datetime) -> Event:
+        at = self.at or now
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        event: Event = {"type": self.type, "at": at.isoformat()}
+        if self.detail:
+            event["detail"] = dict(self.detail)
+        return event
+
+
+class MessageIn(ApiModel):
+    """One user message. ``message_id`` makes a retried POST idempotent: the same result, no second turn."""
+
+    text: Text = Field(description="the user's message (longer than the configured limit: 413)")
+    message_id: Ident | None = Field(default=None, description="client id of this message, for safe retries")
+    context: AccountContextIn | None = None
+    events: list[EventIn] = Field(default_factory=list, max_length=50)
+
+
+class EventsIn(ApiModel):
+    """Events (and context) for a person's open conversation, addressed by conversation or by person."""
+
+    conversation_id: Ident | None = None
+    person_id: Ident | None = Field(default=None, description="the account_id given in a message's context")
+    events: list[EventIn] = Field(default_factory=list, max_length=50)
+    context: AccountContextIn | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> EventsIn:
+        if (self.conversation_id is None) == (self.person_id is None):
+            raise ValueError("give exactly one of conversation_id or person_id")
+        if not self.events and self.context is None:
+            raise ValueError("give events, context or both")
+        return self
+
+
+class EventsOut(BaseModel):
+    conversation_id: str
+    turn: int
+    events_added: int
+    context: AccountContext
+    sentiment: SentimentState | None
+
+
+class DecisionRecord(BaseModel):
+    """What one turn decided and why (explainable routing)."""
+
+    turn: int
+    at: str
+    message_id: str | None
+    mode: Literal["bot", "human"]
+    action: str
+    reply: str | None
+    intent: IntentState | None
+    decision: DecisionState | None
+    guards: list[GuardVerdict] = Field(description="guards that tripped on this turn")
+    degraded: bool
+
+
+class StateSummary(BaseModel):
+    intent: IntentState | None
+    sentiment: SentimentState | None
+    context: AccountContext
+    last_action: str | None
+    attempts: int
+    failures: int
+    restatements: int
+    clarifications: int
+    injection_attempts: int
+    events: list[Event]
+    usage_total: Usage | None
+
+
+class HandoffOut(BaseModel):
+    id: str
+    conversation_id: str
+    turn: int
+    status: HandoffStatus
+    queue: str
+    priority: PriorityName
+    reason: str
+    assignee: str | None
+    note: str | None
+    webhook: WebhookStatus
+    created_at: str
+    updated_at: str
+    claimed_at: str | None
+    closed_at: str | None
+    packet: HandoffPacket
+
+
+class ConversationOut(BaseModel):
+    conversation_id: str
+    mode: Literal["bot", "human"]
+    turn: int
+    messages: list[Message]
+    state: StateSummary
+    decisions: list[DecisionRecord]
+    handoffs: list[HandoffOut]
+
+
+class HandoffList(BaseModel):
+    items: list[HandoffOut]
+    count: int
+
+
+class ClaimIn(ApiModel):
+    agent: Annotated[
+        str, Field(min_length=1, max_length=200), AfterValidator(_clean), AfterValidator(_not_blank)
+    ]
+
+
+class HumanReplyIn(ApiModel):
+    text: Text
+    agent: ShortStr | None = None
+
+
+class CloseIn(ApiModel):
+    agent: ShortStr | None = None
+    note: Annotated[str, Field(max_length=2000), AfterValidator(_clean)] | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "ready"]
+    database: Literal["sqlite", "postgres"] | None = None
+    tenants: int | None = None
+
+
+class Problem(BaseModel):
+    """Every error body: a one-line ``detail`` naming the problem (and, for 422, each field)."""
+
+    detail: str
+    errors: list[dict[str, str]] | None = None

@@ -1,0 +1,319 @@
+"""Run support turns for the HTTP service: one at a time per conversation, idempotent by client message id,
+recorded in the store, resumable after a crash.
+
+A turn runs in its own task that holds the conversation lock, so a client that disconnects (or a streaming
+client that goes away) neither cancels the turn nor loses its result: the next retry with the same
+``message_id`` gets the stored result. Before every locked operation the conversation is *reconciled*: a turn
+interrupted by a crash between graph steps is resumed from its last checkpoint, and a finished turn whose
+record was not written yet is recorded from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from langgraph.types import RunnableConfig
+
+from graphs.runner import StreamEvent, SupportRunner, TurnResult, result_from_state, thread_id
+from graphs.state import SupportState
+from tactful.errors import ConversationBusyError
+from tactful.service.errors import ConflictError, PayloadTooLargeError
+from tactful.service.locks import ConversationLocks, Lease
+from tactful.service.masking import Masker
+from tactful.service.metrics import Metrics
+from tactful.service.models import HandoffOut, MessageIn
+from tactful.service.store import Store
+
+log = logging.getLogger("tactful.turns")
+
+HandoffHook = Callable[[str, HandoffOut], None]
+
+
+def utcnow_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def request_hash(message: MessageIn) -> str:
+    """Fingerprint of a message without its id: a reused id with different content is a conflict."""
+    return hashlib.sha256(message.model_dump_json(exclude={"message_id"}).encode("utf-8")).hexdigest()[:32]
+
+
+class TurnHandle:
+    """A submitted turn: its streamed events (when asked for) and its final result."""
+
+    def __init__(self, *, stream: bool) -> None:
+        self.stream = stream
+        self.queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
+        self.future: asyncio.Future[TurnResult] = asyncio.get_running_loop().create_future()
+        self.future.add_done_callback(_retrieve)
+        self.replayed = False
+
+    @classmethod
+    def finished(cls, result: TurnResult, *, stream: bool) -> TurnHandle:
+        handle = cls(stream=stream)
+        handle.replayed = True
+        handle.finish(result)
+        return handle
+
+    def emit(self, event: StreamEvent) -> None:
+        if self.stream:
+            self.queue.put_nowait(event)
+
+    def finish(self, result: TurnResult) -> None:
+        self.emit(StreamEvent(type="result", data=result.model_dump(mode="json")))
+        self.queue.put_nowait(None)
+        if not self.future.done():
+            self.future.set_result(result)
+
+    def fail(self, exc: BaseException) -> None:
+        self.queue.put_nowait(None)
+        if self.future.done():
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            self.future.cancel()
+        else:
+            self.future.set_exception(exc)
+
+    async def result(self) -> TurnResult:
+        """The turn's result; cancelling the caller does not cancel the turn."""
+        return await asyncio.shield(self.future)
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """Events as they happen, ending with ``result`` (nothing more when the turn failed)."""
+        while (event := await self.queue.get()) is not None:
+            yield event
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.future.exception() if self.future.done() and not self.future.cancelled() else None
+
+
+def _retrieve(future: asyncio.Future[TurnResult]) -> None:
+    if not future.cancelled():
+        future.exception()  # mark it retrieved: a failed turn is reported to its caller, not at GC
+
+
+class TurnService:
+    def __init__(
+        self,
+        *,
+        runner: SupportRunner,
+        store: Store,
+        locks: ConversationLocks,
+        masker: Masker,
+        metrics: Metrics,
+        max_message_chars: int,
+        on_handoff: HandoffHook | None = None,
+    ) -> None:
+        self.runner = runner
+        self.store = store
+        self.locks = locks
+        self.masker = masker
+        self.metrics = metrics
+        self.max_message_chars = max_message_chars
+        self.on_handoff = on_handoff
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    def config(tenant: str, conversation_id: str) -> RunnableConfig:
+        return {"configurable": {"thread_id": thread_id(tenant, conversation_id)}}
+
+    # ------------------------------------------------------------------ locking
+
+    async def acquire(self, tenant: str, conversation_id: str) -> Lease:
+        try:
+            lease = await self.locks.acquire(tenant, conversation_id)
+        except ConversationBusyError:
+            self.metrics.busy.inc()
+            raise
+        self.metrics.lock_wait.observe(lease.waited_s)
+        try:
+            await self.reconcile(tenant, conversation_id)
+        except BaseException:
+            await lease.release()
+            raise
+        return lease
+
+    @asynccontextmanager
+    async def locked(self, tenant: str, conversation_id: str) -> AsyncIterator[None]:
+        """Hold the conversation (no turn runs meanwhile, in any worker) with its records reconciled."""
+        lease = await self.acquire(tenant, conversation_id)
+        try:
+            yield
+        finally:
+            await lease.release()
+
+    # ------------------------------------------------------------------ turns
+
+    async def submit(
+        self, tenant: str, conversation_id: str, message: MessageIn, *, stream: bool
+    ) -> TurnHandle:
+        """Start a turn (after waiting for the conversation) or replay the stored result of a retry."""
+        if len(message.text) > self.max_message_chars:
+            raise PayloadTooLargeError("text", self.max_message_chars)
+        fingerprint = request_hash(message)
+        if message.message_id and (done := await self._replay(tenant, conversation_id, message, fingerprint)):
+            return TurnHandle.finished(done, stream=stream)
+        lease = await self.acquire(tenant, conversation_id)
+        try:
+            if message.message_id and (
+                done := await self._replay(tenant, conversation_id, message, fingerprint)
+            ):
+                await lease.release()
+                return TurnHandle.finished(done, stream=stream)
+        except BaseException:
+            await lease.release()
+            raise
+        handle = TurnHandle(stream=stream)
+        task = asyncio.create_task(self._run(lease, handle, tenant, conversation_id, message, fingerprint))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return handle
+
+    async def _replay(
+        self, tenant: str, conversation_id: str, message: MessageIn, fingerprint: str
+    ) -> TurnResult | None:
+        assert message.message_id
+        stored = await self.store.turn_by_message(tenant, conversation_id, message.message_id)
+        if stored is None:
+            return None
+        if stored.request_hash and stored.request_hash != fingerprint:
+            raise ConflictError(f"message_id {message.message_id!r} was already used for a different message")
+        self.metrics.replays.inc()
+        return stored.result
+
+    async def _run(
+        self,
+        lease: Lease,
+        handle: TurnHandle,
+        tenant: str,
+        conversation_id: str,
+        message: MessageIn,
+        fingerprint: str,
+    ) -> None:
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        context = self.masker.context(message.context.to_state()) if message.context else None
+        events = self.masker.events([e.to_state(now) for e in message.events])
+        try:
+            result: TurnResult | None = None
+            async for event in self.runner.stream(
+                conversation_id,
+                self.masker.text(message.text),
+                tenant=tenant,
+                events=events,
+                context=context,
+                message_id=message.message_id,
+            ):
+                if event.type == "result":
+                    result = TurnResult.model_validate(event.data)
+                else:
+                    handle.emit(event)
+            assert result is not None
+            await self._record(
+                tenant,
+                conversation_id,
+                result,
+                message_id=message.message_id,
+                fingerprint=fingerprint,
+                person_id=context.get("account_id") if context else None,
+            )
+            self.metrics.observe_turn(tenant, result, time.perf_counter() - started)
+        except BaseException as exc:
+            await lease.release()
+            handle.fail(exc)
+            if not isinstance(exc, Exception):
+                raise
+            log.exception("turn of conversation %s failed", conversation_id)
+            return
+        await lease.release()
+        handle.finish(result)
+
+    async def _record(
+        self,
+        tenant: str,
+        conversation_id: str,
+        result: TurnResult,
+        *,
+        message_id: str | None,
+        fingerprint: str | None,
+        person_id: str | None,
+    ) -> None:
+        at = utcnow_iso()
+        await self.store.record_turn(
+            tenant, conversation_id, result, message_id=message_id, request_hash=fingerprint, at=at
+        )
+        await self.store.touch_conversation(
+            tenant, conversation_id, person_id=person_id, mode=result.mode, turn=result.turn, at=at
+        )
+        if result.action == "escalate" and result.handoff:
+            handoff = await self.store.create_handoff(
+                tenant,
+                conversation_id,
+                turn=result.turn,
+                packet=self.masker.packet(result.handoff),
+                webhook="pending" if self.on_handoff else "none",
+                at=at,
+            )
+            if self.on_handoff:
+                self.on_handoff(tenant, handoff)
+
+    # ------------------------------------------------------------------ recovery
+
+    async def reconcile(self, tenant: str, conversation_id: str) -> None:
+        """Finish a turn a crash interrupted, and record a finished turn whose record is missing."""
+        graph = self.runner.graph
+        config = self.config(tenant, conversation_id)
+        snapshot = await graph.aget_state(config)
+        if not snapshot.values:
+            return
+        silent: bool | None = None
+        if snapshot.next:
+            before: SupportState = snapshot.values  # type: ignore[assignment]
+            silent = before.get("mode") == "human" and tuple(snapshot.next) == ("ingest",)
+            log.warning(
+                "conversation %s: resuming a turn interrupted before %s", conversation_id, snapshot.next
+            )
+            try:
+                async for _ in graph.astream(
+                    None, config, context=self.runner.context_for(tenant), stream_mode="values"
+                ):
+                    pass
+            except Exception:
+                log.exception(
+                    "conversation %s: the interrupted turn failed again; closing it", conversation_id
+                )
+                await graph.aupdate_state(config, {"halted": False}, as_node="finish")
+            snapshot = await graph.aget_state(config)
+        values: SupportState = snapshot.values  # type: ignore[assignment]
+        if values.get("turn", 0) <= await self.store.last_turn(tenant, conversation_id):
+            return
+        messages = values.get("messages", [])
+        if silent is None:
+            silent = bool(messages) and messages[-1]["role"] == "user"
+        last_user = next((m for m in reversed(messages) if m["role"] == "user"), None)
+        result = result_from_state(conversation_id, values, silent=silent)
+        await self._record(
+            tenant,
+            conversation_id,
+            result,
+            message_id=last_user.get("message_id") if last_user else None,
+            fingerprint=None,
+            person_id=None,
+        )
+
+    async def aclose(self, *, grace_s: float = 10.0) -> None:
+        """Let running turns finish (up to ``grace_s``); cancel the rest (they resume on the next message)."""
+        pending = set(self._tasks)
+        if not pending:
+            return
+        _, still = await asyncio.wait(pending, timeout=grace_s)
+        for task in still:
+            task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
