@@ -8,12 +8,13 @@ from __future__ import annotations
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
-from agents.engine import ReplyRequest, SummaryRequest
+from agents.engine import IntentRequest, ReplyRequest, SummaryRequest
 from agents.guards import SENSITIVE_REASON
+from agents.intent import NOT_AN_ISSUE, to_state
 from agents.redact import mask
 from agents.responder import choose_tone
 from graphs.context import TurnContext
-from graphs.state import HandoffPacket, Priority, SupportState
+from graphs.state import DecisionState, HandoffPacket, IntentState, Priority, SupportState
 
 REQUIRED_FIELDS = (
     "summary", "intent", "sentiment_trend", "account", "tried", "reason", "recommended_next_step",
@@ -43,15 +44,42 @@ def priority_of(
     return "normal"
 
 
-def queue_for(ctx: TurnContext, state: SupportState, reason: str) -> str:
+def _fired(decision: DecisionState | None, reason: str) -> list[str]:
+    """Trigger names behind a handoff: the sensitive topic, or the escalation triggers the policy saw."""
     if reason.startswith(SENSITIVE_REASON + ":"):
-        trigger = ctx.bundle.policy.triggers.get(reason.split(":", 1)[1])
+        return [reason.split(":", 1)[1]]
+    for factor in decision["factors"] if decision else []:
+        if factor["name"] == "triggers" and factor["value"]:
+            return str(factor["value"]).split(",")
+    return []
+
+
+def queue_for(ctx: TurnContext, decision: DecisionState | None, intent: IntentState | None, reason: str) -> str:
+    """A trigger with its own queue (fraud, safety, a lockout) wins; otherwise the issue's queue."""
+    for name in _fired(decision, reason):
+        trigger = ctx.bundle.policy.triggers.get(name)
         if trigger and trigger.queue:
             return trigger.queue
-    intent = state.get("intent")
     if intent and not intent["out_of_scope"]:
         return intent["queue"]
     return ctx.bundle.taxonomy.out_of_scope.queue
+
+
+async def issue_intent(ctx: TurnContext, state: SupportState) -> IntentState | None:
+    """The intent the packet is about: the issue under way rather than "wants a person", and, when a guard
+    halted before the classifier ran, the latest customer words classified offline (no model call)."""
+    intent = state.get("intent")
+    issue = state.get("issue")
+    if issue and (intent is None or intent["out_of_scope"] or intent["label"] in NOT_AN_ISSUE):
+        return issue
+    if intent is None:
+        said = [m["text"] for m in state.get("messages", []) if m["role"] == "user"]
+        if said:
+            result = await ctx.offline.classify(
+                IntentRequest(turn_key=f"{state.get('conversation_id', '')}:handoff-intent", text=said[-1])
+            )
+            return to_state(ctx, result)
+    return intent
 
 
 async def handoff_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
@@ -59,7 +87,7 @@ async def handoff_node(state: SupportState, runtime: Runtime[TurnContext]) -> di
     turn = state.get("turn", 1)
     decision = state.get("decision")
     reason = decision["reason"] if decision else "default"
-    intent = state.get("intent")
+    intent = await issue_intent(ctx, state)
     sentiment = state.get("sentiment")
     context = state.get("context", {})
     messages = state.get("messages", [])
@@ -79,7 +107,7 @@ async def handoff_node(state: SupportState, runtime: Runtime[TurnContext]) -> di
     )
     base_reason = reason.split(":", 1)[0]
     next_steps = ctx.bundle.policy.handoff.next_steps
-    queue = queue_for(ctx, state, reason)
+    queue = queue_for(ctx, decision, intent, reason)
     value = float(context.get("value", 0.0) or 0.0)
     packet: HandoffPacket = {
         "conversation_id": state.get("conversation_id", ""),
@@ -136,6 +164,7 @@ async def handoff_node(state: SupportState, runtime: Runtime[TurnContext]) -> di
         "mode": "human",
         "reply": notice,
         "last_action": "escalate",
+        **({"intent": intent} if state.get("intent") is None and intent else {}),
         "messages": [{"role": "bot", "text": notice, "turn": turn, "at": ctx.now().isoformat()}],
     }
     if summary.usage:

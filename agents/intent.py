@@ -16,6 +16,9 @@ from graphs.state import IntentCandidate, IntentState, SupportState
 
 CARRY_MAX_WORDS = 8
 CARRY_BELOW = 0.4
+FOLLOWUP_NEW_ISSUE_AT = 0.85  # a "that didn't work" message this sure of another intent raises a new issue
+EVENT_HINT_BELOW = 0.5  # below this text confidence, an event of this turn that implies an intent decides
+NOT_AN_ISSUE = {"human_request"}
 _ORDINALS = {"1": 0, "one": 0, "first": 0, "former": 0, "2": 1, "two": 1, "second": 1, "latter": 1}
 
 
@@ -36,6 +39,16 @@ def pick_option(text: str, options: list[tuple[str, str]]) -> str | None:
         if score > best_score:
             best, best_score = label, score
     return best
+
+
+def _keeps_issue(text: str, result: IntentResult, previous: IntentState) -> bool:
+    """A follow-up stays on the issue under way unless it clearly raises another ("...and now I want to cancel")."""
+    return (
+        len(text.split()) <= 4
+        or result.label == previous["label"]
+        or result.out_of_scope
+        or result.confidence < FOLLOWUP_NEW_ISSUE_AT
+    )
 
 
 def to_state(ctx: TurnContext, result: IntentResult, *, source: str | None = None) -> IntentState:
@@ -75,6 +88,9 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
 
     intent = to_state(ctx, result)
     decision = state.get("decision")
+    act = ctx.bundle.taxonomy.dialogue_acts.classify(
+        text, has_previous=previous is not None and not previous["out_of_scope"]
+    )
     if state.get("last_action") == "clarify" and previous and decision:
         offered = [
             (label, ctx.bundle.taxonomy.by_name[label].clarify)
@@ -90,6 +106,9 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
                              runner_up=other, runner_up_confidence=0.05),
                 source="clarified",
             )
+            act = "new"
+    elif previous and act != "new" and (act != "followup" or _keeps_issue(text, result, previous)):
+        intent = {**previous, "source": "carried"}
     elif (
         previous
         and not previous["out_of_scope"]
@@ -97,7 +116,29 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
         and len(text.split()) <= CARRY_MAX_WORDS
     ):
         intent = {**previous, "source": "carried"}
+        act = "followup"
+    elif result.out_of_scope or result.confidence < EVENT_HINT_BELOW:
+        hinted = implied_by_events(ctx, state, result)
+        if hinted:
+            intent = hinted
 
     history = [*state.get("intent_history", []), intent["label"]]
-    update.update({"intent": intent, "intent_history": history})
+    update.update({"intent": intent, "intent_history": history, "act": act})
+    if not intent["out_of_scope"] and intent["label"] not in NOT_AN_ISSUE:
+        update["issue"] = intent
     return update
+
+
+def implied_by_events(ctx: TurnContext, state: SupportState, result: IntentResult) -> IntentState | None:
+    """An intent pointed to by a behavioural event of this turn (an account lock means an access problem)."""
+    arrived = [e["type"] for e in state.get("new_events", [])]
+    for spec in ctx.bundle.taxonomy.intents:
+        if any(kind in spec.implied_by_events for kind in arrived):
+            hinted = IntentResult(
+                label=spec.name,
+                confidence=max(EVENT_HINT_BELOW, result.confidence),
+                runner_up=result.label if result.label != spec.name and not result.out_of_scope else None,
+                runner_up_confidence=result.confidence if result.label != spec.name else 0.0,
+            )
+            return to_state(ctx, hinted, source="event")
+    return None

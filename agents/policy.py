@@ -33,6 +33,9 @@ class PolicyInputs:
     failures: int
     clarifications: int
     triggers: tuple[str, ...] = field(default_factory=tuple)
+    sentiment_label: str = "neutral"
+    act: str = "new"
+    answered: bool = False
 
 
 def _checks(cond: Condition, x: PolicyInputs) -> list[tuple[str, bool]]:
@@ -70,6 +73,12 @@ def _checks(cond: Condition, x: PolicyInputs) -> list[tuple[str, bool]]:
         out.append(("failures", x.failures >= cond.failures_at_least))
     if cond.clarifications_below is not None:
         out.append(("clarifications", x.clarifications < cond.clarifications_below))
+    if cond.sentiment_labels is not None:
+        out.append(("sentiment_label", x.sentiment_label in cond.sentiment_labels))
+    if cond.acts is not None:
+        out.append(("act", x.act in cond.acts))
+    if cond.answered is not None:
+        out.append(("answered", x.answered == cond.answered))
     return out
 
 
@@ -107,6 +116,18 @@ def _options(ctx_bundle: PolicyBundle, label: str, runner_up: str | None, action
     return []
 
 
+def answered_before(state: SupportState) -> bool:
+    """Did the bot's previous turn already answer the intent now under way?"""
+    intent = state.get("intent")
+    history = state.get("intent_history", [])
+    return (
+        intent is not None
+        and state.get("last_action") in {"respond", "assist"}
+        and len(history) >= 2
+        and history[-2] == intent["label"]
+    )
+
+
 async def policy_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
     from agents.guards import fired_triggers
 
@@ -129,9 +150,11 @@ async def policy_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
     )
     clarifications = 0 if new_issue and state.get("last_action") != "clarify" else state.get("clarifications", 0)
 
+    names = [*(spec.escalate_on if spec else [])]
+    names += [name for name, trig in bundle.policy.triggers.items() if trig.always and name not in names]
     triggers = fired_triggers(
         bundle,
-        spec.escalate_on if spec else [],
+        names,
         text=text,
         events=state.get("events", []),
         frustration=frustration,
@@ -153,6 +176,9 @@ async def policy_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
         failures=failures,
         clarifications=clarifications,
         triggers=tuple(triggers),
+        sentiment_label=sentiment["label"] if sentiment else "neutral",
+        act=state.get("act", "new"),
+        answered=answered_before(state),
     )
     decision = decide(bundle, inputs, options=[])
     decision["options"] = _options(

@@ -43,6 +43,8 @@ class IntentSpec(Strict):
     escalate_on: list[str] = []
     next_steps: list[str] = []
     examples: list[str] = Field(min_length=3)
+    implied_by_events: list[str] = []
+    """Behavioural event types that point to this intent when the text alone is unclear."""
 
 
 class OutOfScope(Strict):
@@ -50,10 +52,51 @@ class OutOfScope(Strict):
     examples: list[str] = []
 
 
+DialogueActName = Literal["new", "followup", "closing", "acknowledgement"]
+
+
+class DialogueActs(Strict):
+    """Short replies that are about the conversation rather than a new request: thanks, "that worked", "ok",
+    a bare reference number. They keep the issue under way instead of being classified from scratch."""
+
+    max_words: int = Field(default=12, ge=1)
+    closing: list[str] = []
+    """The person says the answer worked or thanks the bot: close out, don't answer again."""
+    acknowledgement: list[str] = []
+    """A bare "ok" / "got it": confirm and stay available."""
+    not_closing: list[str] = []
+    """Words that undo a closing ("thanks, but it still doesn't work")."""
+    reference: list[str] = []
+    """A reference the person was asked for or offers (order number, invoice id): a follow-up on the same issue."""
+    followup: list[str] = []
+    """A short report that the last answer did not work ("still not working", "didn't help"): same issue."""
+
+    _check = field_validator("closing", "acknowledgement", "not_closing", "reference", "followup")(_compile)
+
+    def classify(self, text: str, *, has_previous: bool) -> DialogueActName:
+        if not has_previous:
+            return "new"
+        lowered = text.lower().strip()
+        words = lowered.split()
+        if len(words) > self.max_words:
+            return "new"
+        if "?" not in lowered and not any(re.search(p, lowered) for p in self.not_closing):
+            if any(re.search(p, lowered) for p in self.closing):
+                return "closing"
+            if any(re.search(p, lowered) for p in self.acknowledgement):
+                return "acknowledgement"
+        if len(words) <= 4 and any(re.search(p, lowered) for p in self.reference):
+            return "followup"
+        if any(re.search(p, lowered) for p in self.followup):
+            return "followup"
+        return "new"
+
+
 class Taxonomy(Strict):
     version: int = 1
     out_of_scope: OutOfScope = OutOfScope()
     intents: list[IntentSpec] = Field(min_length=2)
+    dialogue_acts: DialogueActs = DialogueActs()
 
     @model_validator(mode="after")
     def _unique(self) -> Taxonomy:
@@ -74,6 +117,8 @@ class Taxonomy(Strict):
 
 class Trigger(Strict):
     sensitive: bool = False
+    always: bool = False
+    """Checked by the policy for every intent, not only those listing it in ``escalate_on``."""
     queue: str | None = None
     patterns: list[str] = []
     events: dict[str, int] = {}
@@ -102,6 +147,10 @@ class Condition(Strict):
     prior_escalations_at_least: int | None = None
     failures_at_least: int | None = None
     clarifications_below: int | None = None
+    sentiment_labels: list[str] | None = None
+    acts: list[DialogueActName] | None = None
+    answered: bool | None = None
+    """The bot already answered this same intent on its previous turn."""
 
 
 class Rule(Strict):

@@ -6,6 +6,7 @@ question, options or handoff notice), then offers control: a path to a person an
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,6 +51,14 @@ class ReplyTemplates(BaseModel):
     footer_human: Variants
     footer_correct: Variants
     option_human: str
+    closing: Variants
+    """The person says it worked or thanks us: close out instead of answering again."""
+    acknowledged: Variants
+    """A bare "ok": confirm and stay available."""
+    noted_reference: str
+    """A follow-up that carries a reference (order number, invoice id): say it was taken. Placeholder {ref}."""
+    follow_up_nudge: Variants
+    """A follow-up after the options were already listed: don't list them again."""
     queue_names: dict[str, str]
 
 
@@ -85,9 +94,31 @@ def acknowledgement(templates: ReplyTemplates, request: ReplyRequest) -> str:
     if not parts and intent and not intent["out_of_scope"] and intent["label"] in templates.answers:
         parts.append(templates.answers[intent["label"]].ack)
     markers = set(request.sentiment["markers"]) if request.sentiment else set()
-    if markers & {"restated", "again", "nth_time", "bot_negative"}:
+    answered = any(m["role"] == "bot" for m in request.messages[:-1])
+    if answered and markers & {"restated", "again", "nth_time", "bot_negative"}:
         parts.append(templates.acknowledge_repeat.pick(request.tone))
     return " ".join(parts)
+
+
+_REFERENCE = re.compile(r"(?:#\s?\d{3,}|\b[A-Za-z]{2,4}-\d{3,}\b|\b\d{4,}\b)")
+
+
+def _follow_up(templates: ReplyTemplates, request: ReplyRequest) -> list[str]:
+    """A follow-up on an issue the bot already answered: take any reference given, then offer the next steps —
+    or, when they were listed already, say what happens next instead of listing them twice."""
+    tone = request.tone
+    lines: list[str] = []
+    said = request.messages[-1]["text"] if request.messages else ""
+    ref = _REFERENCE.search(said)
+    if ref:
+        lines.append(templates.noted_reference.format(ref=ref.group(0)))
+    previous = next((m["text"] for m in reversed(request.messages[:-1]) if m["role"] == "bot"), "")
+    if request.options and templates.assist_intro.pick(tone) not in previous:
+        lines.append(templates.assist_intro.pick(tone))
+        lines.extend(f"{i}. {opt}" for i, opt in enumerate(request.options, start=1))
+    else:
+        lines.append(templates.follow_up_nudge.pick(tone))
+    return lines
 
 
 def render_offline(templates: ReplyTemplates, request: ReplyRequest) -> str:
@@ -115,7 +146,14 @@ def render_offline(templates: ReplyTemplates, request: ReplyRequest) -> str:
         second = request.options[1] if len(request.options) > 1 else "something else"
         return templates.clarify.pick(tone).format(first=first, second=second)
 
-    if intent and intent["out_of_scope"]:
+    reason = request.decision["reason"] if request.decision else ""
+    if reason == "resolved":
+        return templates.closing.pick(tone)
+    if reason == "acknowledged":
+        return templates.acknowledged.pick(tone)
+    if reason == "follow_up":
+        lines.extend(_follow_up(templates, request))
+    elif intent and intent["out_of_scope"]:
         lines.append(templates.out_of_scope.pick(tone))
     else:
         ack = acknowledgement(templates, request)
@@ -129,7 +167,8 @@ def render_offline(templates: ReplyTemplates, request: ReplyRequest) -> str:
                 lines.append(answer.standard)
             lines.append(templates.assist_intro.pick(tone))
             lines.extend(f"{i}. {opt}" for i, opt in enumerate(request.options, start=1))
-    lines.append(templates.footer_human.pick(tone))
+    if reason != "follow_up" or lines[-1] != templates.follow_up_nudge.pick(tone):
+        lines.append(templates.footer_human.pick(tone))
     if not (intent and intent["out_of_scope"]):
         lines.append(templates.footer_correct.pick(tone))
     return "\n".join(lines)

@@ -18,6 +18,7 @@ Mode = Literal["bot", "human"]
 SupportAction = Literal["respond", "clarify", "assist", "escalate"]
 Trend = Literal["rising", "falling", "steady"]
 Priority = Literal["low", "normal", "high", "urgent"]
+DialogueAct = Literal["new", "followup", "closing", "acknowledgement"]
 
 
 class Message(TypedDict):
@@ -186,6 +187,8 @@ class SupportState(TypedDict, total=False):
     context: Annotated[AccountContext, merge_context]
     intent: IntentState | None
     intent_history: list[str]  # top label per user turn
+    act: DialogueAct  # what the latest message does in the conversation
+    issue: IntentState | None  # the last substantive intent (not a request for a person, not out of scope)
     clarifications: int  # clarifying questions asked for the current issue
     last_action: SupportAction | None
     sentiment: SentimentState | None

@@ -95,7 +95,8 @@ async def test_tenant_policy_files_override_the_defaults(tmp_path: Path) -> None
     taxonomy = (policies / "taxonomy.yaml").read_text(encoding="utf-8")
     assert "out_of_scope:\n  queue: general\n" in taxonomy
     (policies / "tenants" / "acme" / "taxonomy.yaml").write_text(
-        taxonomy.replace("out_of_scope:\n  queue: general\n", "out_of_scope:\n  queue: acme_desk\n"),
+        # the general queue (out of scope, and a request for a person with no issue yet) becomes acme's own desk
+        taxonomy.replace("queue: general\n", "queue: acme_desk\n"),
         encoding="utf-8",
     )
     settings = service_settings(tmp_path, api_keys=TWO_TENANTS, policy_dir=policies)
