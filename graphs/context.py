@@ -40,7 +40,7 @@ class TurnContext:
 
 EngineFactory = Callable[[Settings, OfflineEngine], Engine]
 
-_cache: dict[tuple[str, str, str, int], TurnContext] = {}
+_cache: dict[tuple[str, str, EngineFactory | None], TurnContext] = {}
 _lock = threading.Lock()
 
 
@@ -66,7 +66,9 @@ def build_context(
     """The context for ``tenant`` (default: the settings' tenant); invalid files raise ConfigError."""
     tenant = tenant or settings.tenant
     factory = engine_factory or _default_engine_factory
-    key = (tenant, str(settings.policy_dir), settings.engine, id(engine_factory) if engine_factory else 0)
+    # Every setting (two services with different models must not share a context) and the factory itself (not
+    # its id, which Python reuses after garbage collection) tell contexts apart.
+    key = (tenant, settings.model_dump_json(), engine_factory)
     if cache:
         with _lock:
             hit = _cache.get(key)

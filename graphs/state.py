@@ -171,6 +171,17 @@ def merge_context(left: AccountContext | None, right: AccountContext | None) -> 
     return merged
 
 
+def append_messages(left: list[Message] | None, right: list[Message] | None) -> list[Message]:
+    """Reducer for the transcript: messages append; a user message that arrives unstamped (``turn`` 0, as the
+    runner sends it before the graph has counted the turn) gets the next turn number."""
+    out = list(left or [])
+    for message in right or []:
+        if message["role"] == "user" and not message.get("turn"):
+            message = {**message, "turn": max((m["turn"] for m in out), default=0) + 1}
+        out.append(message)
+    return out
+
+
 def append_or_reset(left: list[GuardVerdict] | None, right: list[GuardVerdict] | None) -> list[GuardVerdict]:
     """Reducer for the current turn's verdicts: lists append; ``None`` (returned by ingest) starts a new turn."""
     if right is None:
@@ -181,7 +192,7 @@ def append_or_reset(left: list[GuardVerdict] | None, right: list[GuardVerdict] |
 class SupportState(TypedDict, total=False):
     conversation_id: str
     turn: int
-    messages: Annotated[list[Message], operator.add]
+    messages: Annotated[list[Message], append_messages]
     events: Annotated[list[Event], operator.add]
     new_events: list[Event]  # the events that arrived with this turn
     context: Annotated[AccountContext, merge_context]
