@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypedDict, TypeVar, cast
 
 import httpx
 import openai
@@ -190,6 +190,11 @@ class _StopAtDeadline(stop_base):
         return self.clock() + retry_state.upcoming_sleep >= self.deadline
 
 
+class _TokenLimit(TypedDict, total=False):
+    max_tokens: int
+    max_completion_tokens: int
+
+
 class ModelClient:
     """Sends chat requests to one OpenAI-compatible server; see the module docstring for the guarantees."""
 
@@ -285,13 +290,19 @@ class ModelClient:
 
     # ------------------------------------------------------------------ calls
 
+    def _limit(self, max_tokens: int) -> _TokenLimit:
+        """The output-token cap under the name the server expects (o-series models want max_completion_tokens)."""
+        if self.settings.token_limit_param == "max_completion_tokens":
+            return {"max_completion_tokens": max_tokens}
+        return {"max_tokens": max_tokens}
+
     async def complete(
         self, *, model: str, messages: Sequence[ChatTurn], deadline: float, meter: UsageMeter, max_tokens: int
     ) -> str:
         """Plain text completion."""
         completion = await self._send(
             lambda timeout: self.client().chat.completions.create(
-                model=model, messages=_sdk(messages), timeout=timeout, max_tokens=max_tokens
+                model=model, messages=_sdk(messages), timeout=timeout, **self._limit(max_tokens)
             ),
             deadline=deadline,
             meter=meter,
@@ -347,7 +358,7 @@ class ModelClient:
                 model=model,
                 messages=_sdk(messages),
                 timeout=timeout,
-                max_tokens=max_tokens,
+                **self._limit(max_tokens),
                 response_format={
                     "type": "json_schema",
                     "json_schema": {"name": spec.name, "schema": spec.schema, "strict": True},
@@ -358,14 +369,14 @@ class ModelClient:
                 model=model,
                 messages=_sdk(messages),
                 timeout=timeout,
-                max_tokens=max_tokens,
+                **self._limit(max_tokens),
                 response_format={"type": "json_object"},
             )
         return create(
             model=model,
             messages=_sdk(messages),
             timeout=timeout,
-            max_tokens=max_tokens,
+            **self._limit(max_tokens),
             tools=[{"type": "function", "function": {"name": spec.name, "parameters": spec.schema}}],
             tool_choice={"type": "function", "function": {"name": spec.name}},
         )
@@ -386,12 +397,12 @@ class ModelClient:
                     model=model,
                     messages=_sdk(messages),
                     timeout=timeout,
-                    max_tokens=max_tokens,
+                    **self._limit(max_tokens),
                     stream=True,
                     stream_options={"include_usage": True},
                 )
             return create(
-                model=model, messages=_sdk(messages), timeout=timeout, max_tokens=max_tokens, stream=True
+                model=model, messages=_sdk(messages), timeout=timeout, **self._limit(max_tokens), stream=True
             )
 
         stream = await self._send(open_stream, deadline=deadline, meter=meter)

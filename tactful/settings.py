@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     structured_output: Literal["json_schema", "json_object", "tools"] = "json_schema"
     """How structured answers are requested: ``json_schema`` (strict schema), or ``json_object`` / ``tools`` (a
     forced function call) for servers that lack ``json_schema``. The answer is validated by pydantic either way."""
+    token_limit_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    """Name of the output-token cap in requests: OpenAI's o-series and newer models accept only
+    ``max_completion_tokens``; most other OpenAI-compatible servers know ``max_tokens``."""
     request_timeout_s: float = 20.0
     """Timeout of one HTTP request to the model (never more than what is left of the turn's deadline)."""
     turn_deadline_s: float = 45.0

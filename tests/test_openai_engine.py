@@ -243,6 +243,16 @@ async def test_servers_without_json_schema_get_json_mode_or_a_forced_tool_call(
     assert intent.source == "model" and intent.label == "password_reset"
 
 
+@pytest.mark.parametrize("param", ["max_tokens", "max_completion_tokens"])
+async def test_the_output_token_cap_goes_under_the_name_the_server_expects(llm: respx.Route, param: str) -> None:
+    llm.mock(return_value=completion(json.dumps(ANALYSIS)))
+    await engine(settings(token_limit_param=param)).classify(intent_request())
+    body = json.loads(llm.calls[0].request.content)
+    other = "max_tokens" if param == "max_completion_tokens" else "max_completion_tokens"
+    assert isinstance(body[param], int) and body[param] > 0
+    assert other not in body
+
+
 async def test_invalid_json_is_reasked_once_then_the_offline_engine_decides(llm: respx.Route) -> None:
     llm.mock(
         side_effect=[completion("Sure! The intent is password reset."), completion('{"intent": "nope"}')]
