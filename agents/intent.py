@@ -107,7 +107,7 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
                 source="clarified",
             )
             act = "new"
-    elif previous and act != "new" and (act != "followup" or _keeps_issue(text, result, previous)):
+    elif previous and act != "new" and (act == "acknowledgement" or _keeps_issue(text, result, previous)):
         intent = {**previous, "source": "carried"}
     elif (
         previous

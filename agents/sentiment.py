@@ -49,6 +49,8 @@ async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
         update["restatements"] = state.get("restatements", 0) + 1
     answered_before = state.get("last_action") in {"respond", "assist"}
     new_failure_events = [e for e in state.get("new_events", []) if e["type"] in FAILURE_EVENTS]
-    if answered_before and (markers & FAILURE_MARKERS or new_failure_events):
+    # "Third time I'm asking" before the bot has said anything reports a failure from before this conversation.
+    reported_earlier = not answered_before and "nth_time" in markers
+    if (answered_before and (markers & FAILURE_MARKERS or new_failure_events)) or reported_earlier:
         update["failures"] = state.get("failures", 0) + 1
     return update
