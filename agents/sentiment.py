@@ -47,7 +47,8 @@ async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
     if result.restated:
         markers.add("restated")
         update["restatements"] = state.get("restatements", 0) + 1
-    answered_before = state.get("last_action") in {"respond", "assist"}
+    # After an answer, or after a clarifying question the person answers with "still broken, already tried that".
+    answered_before = state.get("last_action") in {"respond", "assist", "clarify"}
     new_failure_events = [e for e in state.get("new_events", []) if e["type"] in FAILURE_EVENTS]
     # "Third time I'm asking" before the bot has said anything reports a failure from before this conversation.
     reported_earlier = not answered_before and "nth_time" in markers
