@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tactful.errors import ConfigError
-from tactful.yamlfile import _line_of, load_yaml_model
+from tactful.yamlfile import _line_of, line_of, read_yaml, validate_yaml
 
 ExpectedAction = Literal["respond", "clarify", "assist", "escalate", "none"]
 SentimentLabel = Literal["calm", "positive", "negative", "frustrated", "distressed"]
@@ -253,28 +253,15 @@ def _error(path: Path, exc: ConfigError) -> ScenarioError:
 
 def load_scenario(path: Path) -> SupportScenario | MarketingScenario:
     """Parse and validate one scenario file; raises :class:`ConfigError` with the file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
-    try:
-        tree = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
-            path=path,
-            line=mark.line + 1 if mark is not None else None,
-        ) from exc
+    text, data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError("a scenario file holds one mapping (id, product, ...)", path=path, line=1)
     product = data.get("product")
     model = _MODELS.get(product) if isinstance(product, str) else None
     if model is None:
-        line = _line_of(tree, ("product",)) if "product" in data else 1
+        line = line_of(text, ("product",)) if "product" in data else 1
         raise ConfigError(f"product: must be one of {sorted(_MODELS)}, got {product!r}", path=path, line=line)
-    return load_yaml_model(path, model)
+    return validate_yaml(path, text, data, model)
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -35,26 +35,45 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def load_yaml_model(path: Path, model: type[M]) -> M:
-    """Parse ``path`` and validate it as ``model``, raising :class:`ConfigError` naming the file and line."""
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(path: Path) -> tuple[str, Any]:
+    """The text of ``path`` and its parsed data; :class:`ConfigError` with the file (and line) if it can't be."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
     try:
-        tree = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # a safe loader: libyaml's when installed
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", path=path, line=line) from exc
-    if data is None:
-        data = {}
+    return text, data
+
+
+def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """The line (1-based) of the value at ``loc`` in YAML ``text``; composed only when an error needs it."""
     try:
-        return model.model_validate(data)
+        return _line_of(yaml.compose(text, Loader=_LOADER), loc)
+    except yaml.YAMLError:
+        return None
+
+
+def validate_yaml(path: Path, text: str, data: Any, model: type[M]) -> M:
+    """Validate parsed ``data`` as ``model``, raising :class:`ConfigError` naming the file and line."""
+    try:
+        return model.model_validate({} if data is None else data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc) or "(top level)"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"{where}: {err['msg']}{more}", path=path, line=_line_of(tree, loc)) from exc
+        raise ConfigError(f"{where}: {err['msg']}{more}", path=path, line=line_of(text, loc)) from exc
+
+
+def load_yaml_model(path: Path, model: type[M]) -> M:
+    """Parse ``path`` and validate it as ``model``, raising :class:`ConfigError` naming the file and line."""
+    text, data = read_yaml(path)
+    return validate_yaml(path, text, data, model)
