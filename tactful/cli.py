@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "tactful.commands.eval",
     "tactful.commands.marketing",
     "tactful.commands.serve",
+    "tactful.commands.bench",
 ]
 
 
