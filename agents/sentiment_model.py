@@ -631,8 +631,9 @@ class SentimentReasoner:
             return "distressed"
         if frustration >= cfg.frustrated:
             return "frustrated"
-        if frustration >= cfg.negative or score <= cfg.negative_score:
-            return "negative"
+        # Relief ("found it, thank you!") reads as positive while some earlier frustration is still fading.
         if score >= cfg.positive_score and frustration < cfg.positive_max_frustration:
             return "positive"
+        if frustration >= cfg.negative or score <= cfg.negative_score:
+            return "negative"
         return "calm"

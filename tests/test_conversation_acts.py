@@ -163,3 +163,12 @@ async def test_confirming_a_cancellation_goes_to_retention() -> None:
     )
     assert first.action == "assist"
     assert sure.action == "escalate" and sure.handoff is not None and sure.handoff["queue"] == "retention"
+
+
+async def test_relief_after_frustration_reads_as_positive_not_negative() -> None:
+    angry, relieved = await converse(
+        ["ugh, twenty minutes clicking around and I cannot find my invoices. this is ridiculous", "found it, thank you!!"]
+    )
+    assert angry.sentiment is not None and angry.sentiment["label"] == "frustrated"
+    assert relieved.sentiment is not None and relieved.sentiment["label"] == "positive"
+    assert relieved.sentiment["frustration"] < angry.sentiment["frustration"]
