@@ -167,7 +167,10 @@ async def test_confirming_a_cancellation_goes_to_retention() -> None:
 
 async def test_relief_after_frustration_reads_as_positive_not_negative() -> None:
     angry, relieved = await converse(
-        ["ugh, twenty minutes clicking around and I cannot find my invoices. this is ridiculous", "found it, thank you!!"]
+        [
+            "ugh, twenty minutes clicking around and I cannot find my invoices. this is ridiculous",
+            "found it, thank you!!",
+        ]
     )
     assert angry.sentiment is not None and angry.sentiment["label"] == "frustrated"
     assert relieved.sentiment is not None and relieved.sentiment["label"] == "positive"
