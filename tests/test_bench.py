@@ -123,6 +123,8 @@ def test_bench_quick_overhead_prints_one_json_object_and_writes_markdown(
     for part in ("classification", "sentiment", "policy", "guards", "templating", "checkpoint_writes"):
         assert sec["split_us"][part] >= 0
     assert sec["checkpoint"]["support_write_calls_per_turn"] > 0
+    outcomes = sec["support_turns_by_outcome"]
+    assert sum(outcomes.values()) == 8 and "human/none" not in outcomes  # every timed turn ran the graph
     text = md.read_text()
     assert "| section: target | target | value | status | missed by |" in text
     assert "| overhead: ratio | <= 2 |" in text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -159,17 +160,32 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
             mem_runner = SupportRunner(compile_support_graph(InMemorySaver()), lambda tenant: ctx)
             mem_bare = _bare_graph().compile(checkpointer=InMemorySaver())
 
+            # A conversation handed to a person ends at ``ingest`` from then on (the bot stays silent): such
+            # turns would make the support graph look cheap, so a handed-off conversation is replaced by a new one.
+            generation: Counter[int] = Counter()
+            mix: Counter[str] = Counter()
+
             async def support_turn(i: int) -> object:
-                conv = f"c{i // per_conv}"
-                return await runner.turn(conv, MESSAGES[i % len(MESSAGES)])
+                k = i // per_conv
+                result = await runner.turn(f"c{k}.{generation[k]}", MESSAGES[i % len(MESSAGES)])
+                mix[f"{result.mode}/{result.action}"] += 1
+                if result.mode == "human":
+                    generation[k] += 1
+                return result
 
             async def bare_turn(i: int) -> object:
                 conv = f"c{i // per_conv}"
                 msg = {"role": "user", "text": MESSAGES[i % len(MESSAGES)], "turn": 0, "at": ""}
                 return await bare.ainvoke({"messages": [msg]}, {"configurable": {"thread_id": conv}})
 
+            mem_generation: Counter[int] = Counter()
+
             async def mem_support_turn(i: int) -> object:
-                return await mem_runner.turn(f"c{i // per_conv}", MESSAGES[i % len(MESSAGES)])
+                k = i // per_conv
+                result = await mem_runner.turn(f"c{k}.{mem_generation[k]}", MESSAGES[i % len(MESSAGES)])
+                if result.mode == "human":
+                    mem_generation[k] += 1
+                return result
 
             async def mem_bare_turn(i: int) -> object:
                 msg = {"role": "user", "text": MESSAGES[i % len(MESSAGES)], "turn": 0, "at": ""}
@@ -183,6 +199,7 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
             await mem_bare_turn(0)
             cp_a.reset()
             cp_b.reset()
+            mix.clear()
             # Interleave in blocks so both see the same machine conditions; the in-memory variants run every
             # other block (they only calibrate the checkpointer's share).
             s_times, b_times, ms_times, mb_times = [], [], [], []
@@ -221,6 +238,7 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
         "turns": turns,
         "conversations": conversations,
         "turns_per_conversation": per_conv,
+        "support_turns_by_outcome": dict(sorted(mix.items())),
         "checkpointer": "AsyncSqliteSaver (file)",
         "support_turn_us": round(support_s * 1e6, 1),
         "bare_turn_us": round(bare_s * 1e6, 1),

@@ -62,6 +62,10 @@ def _overhead(sec: JSON) -> list[str]:
         [["µs", sec["support_turn_us"], sec["bare_turn_us"], sec["ratio"], sec["support_us_per_node"],
           sec["nodes"], sec["turns"]]],
     )
+    outcomes = sec.get("support_turns_by_outcome")
+    if outcomes:
+        lines += ["Support turns by outcome: " + ", ".join(f"{k} {v}" for k, v in outcomes.items())
+                  + " (a handed-off conversation is replaced by a new one).", ""]
     split = sec.get("split_us", {})
     lines += ["Split of a support turn (µs; specialists called directly, checkpointer measured in the real turns):",
               ""]
