@@ -125,6 +125,9 @@ def test_bench_quick_overhead_prints_one_json_object_and_writes_markdown(
     assert sec["checkpoint"]["support_write_calls_per_turn"] > 0
     outcomes = sec["support_turns_by_outcome"]
     assert sum(outcomes.values()) == 8 and "human/none" not in outcomes  # every timed turn ran the graph
+    concurrent = sec["concurrent"]
+    assert concurrent["sqlite"]["turns_per_s"] > 0 and concurrent["in_memory"]["turns_per_s"] > 0
+    assert 0 <= concurrent["sqlite"]["write_in_flight_share"] <= 1.5
     text = md.read_text()
     assert "| section: target | target | value | status | missed by |" in text
     assert "| overhead: ratio | <= 2 |" in text

@@ -227,6 +227,7 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
                 "bare_read_us_per_turn": round(cp_b.read_s / turns * 1e6, 1),
             }
 
+    concurrent = await _concurrent(ctx, turns=max(40, turns // 4))
     split = await _split(ctx, n=max(200, turns // 2))
     # what SQLite adds to a support turn (writes, plus the reads it makes at the start of a turn)
     split["checkpoint_writes"] = round(
@@ -249,7 +250,41 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
         "added_us_per_turn": round((support_s - bare_s) * 1e6, 1),
         "split_us": split,
         "checkpoint": checkpoint,
+        "concurrent": concurrent,
     }
+
+
+async def _concurrent(ctx: TurnContext, *, turns: int, conversations: int = 8) -> JSON:
+    """Support turns of ``conversations`` conversations at once, on SQLite and in memory: whether the
+    checkpointer, a single connection that takes one call at a time, caps a worker's throughput (it does when
+    a write is in flight nearly all the time and SQLite's rate stays far below the in-memory one)."""
+
+    async def rate(runner: SupportRunner, saver: TimedSqliteSaver | None, tag: str) -> JSON:
+        per = max(1, turns // conversations)
+
+        async def one(c: int) -> None:
+            generation = 0
+            for j in range(per):
+                result = await runner.turn(f"{tag}{c}.{generation}", MESSAGES[(c + j) % len(MESSAGES)])
+                if result.mode == "human" or j % 5 == 4:
+                    generation += 1
+
+        await runner.turn(f"{tag}-warm-up", MESSAGES[0])
+        if saver is not None:
+            saver.reset()
+        start = time.perf_counter()
+        await asyncio.gather(*(one(c) for c in range(conversations)))
+        elapsed = time.perf_counter() - start
+        out: JSON = {"turns_per_s": round(per * conversations / elapsed, 1)}
+        if saver is not None:
+            out["write_in_flight_share"] = round(saver.write_s / elapsed, 2)
+        return out
+
+    with tempfile.TemporaryDirectory(prefix="tactful-bench-") as tmp:
+        async with _saver(Path(tmp) / "concurrent.db") as saver:
+            sqlite = await rate(SupportRunner(compile_support_graph(saver), lambda tenant: ctx), saver, "s")
+    memory = await rate(SupportRunner(compile_support_graph(InMemorySaver()), lambda tenant: ctx), None, "m")
+    return {"conversations": conversations, "sqlite": sqlite, "in_memory": memory}
 
 
 async def _split(ctx: TurnContext, *, n: int) -> dict[str, float]:

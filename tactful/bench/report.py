@@ -81,6 +81,15 @@ def _overhead(sec: JSON) -> list[str]:
             f"{_fmt(cp.get('support_write_us_per_turn'))} µs of each support turn.",
             "",
         ]
+    conc = sec.get("concurrent")
+    if conc:
+        lines += [
+            f"{conc['conversations']} conversations at once (offline, in process): SQLite "
+            f"{_fmt(conc['sqlite']['turns_per_s'])} turns/s with a checkpoint write in flight "
+            f"{_fmt(100 * conc['sqlite'].get('write_in_flight_share', 0))} % of the time; in memory "
+            f"{_fmt(conc['in_memory']['turns_per_s'])} turns/s.",
+            "",
+        ]
     return lines
 
 
@@ -126,6 +135,17 @@ def _profile_lines(prof: JSON, *, key_self: str, key_pkg: str, top: int = 8) -> 
     return [*out, ""]
 
 
+def _step_row(s: JSON) -> list[Any]:
+    cpu = s.get("server_cpu") or {}
+    return [s["concurrency"], s["turns_ok"], s["throughput_turns_per_s"], s["added_ms"]["p50"], s["added_ms"]["p99"],
+            s["latency_ms"]["p99"], s["model_calls_per_turn"], s["errors"], cpu.get("cpu_ms_per_turn"),
+            cpu.get("cores_used"), s.get("machine_busy_share")]
+
+
+STEP_HEADER = ["concurrent", "turns", "turns/s", "added p50 ms", "added p99 ms", "latency p99 ms", "calls/turn",
+               "errors", "server CPU ms/turn", "server cores", "machine busy"]
+
+
 def _load(sec: JSON) -> list[str]:
     lines = [
         f"Model latency {_fmt(sec['model_latency_ms'])} ms; no think time; {sec['turns_per_conversation']} turns "
@@ -137,19 +157,28 @@ def _load(sec: JSON) -> list[str]:
             lines += [f"**{name}**: {b.get('skipped') or b.get('error') or b.get('reason') or b.get('status')}", ""]
             continue
         idle = b.get("idle", {}).get("added_ms", {})
-        lines += [f"**{name}** (1 worker; idle: added p50 {_fmt(idle.get('p50'))} ms):", ""]
-        lines += _table(
-            ["concurrent", "turns", "turns/s", "added p50 ms", "added p99 ms", "latency p99 ms", "calls/turn",
-             "errors"],
-            [[s["concurrency"], s["turns_ok"], s["throughput_turns_per_s"], s["added_ms"]["p50"],
-              s["added_ms"]["p99"], s["latency_ms"]["p99"], s["model_calls_per_turn"], s["errors"]]
-             for s in b["steps"]],
-        )
+        lines += [f"**{name}** (1 worker; one conversation at a time: added p50 {_fmt(idle.get('p50'))} ms):", ""]
+        lines += _table(STEP_HEADER, [_step_row(s) for s in b["steps"]])
+        open_step = b.get("open_conversations")
+        if open_step:
+            lines += [
+                f"Open conversations: {open_step['concurrency']} conversations, each person waiting "
+                f"{_fmt(open_step['think_time_s'] / 2)}–{_fmt(1.5 * open_step['think_time_s'])} s between a reply and "
+                f"their next message (offered ≈ {_fmt(open_step.get('offered_turns_per_s'))} turns/s), "
+                f"{_fmt(open_step['duration_s'])} s — reported, not scored:",
+                "",
+            ]
+            lines += _table(STEP_HEADER, [_step_row(open_step)])
         for s in b["steps"]:
             if "profile" in s:
-                lines += [f"py-spy profile of the server at {s['concurrency']} concurrent (share of samples; "
-                          "inclusive by package, self by function):", ""]
-                lines += _profile_lines(s["profile"], key_self="self_by_function", key_pkg="inclusive_by_package")
+                prof = s["profile"]
+                tool = prof.get("tool", "py-spy")
+                lines += [f"py-spy profile of the server at {s['concurrency']} concurrent ({tool}; "
+                          f"{_fmt(prof.get('samples'))} samples), share by component:", ""]
+                comps = prof.get("by_component", [])
+                if comps:
+                    lines += _table([c["name"] for c in comps], [[f"{100 * c['share']:.1f} %" for c in comps]])
+                lines += _profile_lines(prof, key_self="self_by_function", key_pkg="self_by_package")
     return lines
 
 
