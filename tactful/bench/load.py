@@ -375,8 +375,9 @@ def bench(*, quick: bool, steps: tuple[int, ...] | None = None, duration_s: floa
                                       note=f"largest step with p99 added <= {TARGET_P99_ADDED_MS:g} ms and no errors"))
                 targets.append(Target(f"{name}.p99_added_ms_at_{top['concurrency']}", top["added_ms"]["p99"],
                                       TARGET_P99_ADDED_MS, "max", unit="ms"))
+    profile_note = None
     if profile_s and not profile.py_spy():
-        backends["profile"] = {"status": "skipped", "reason": "py-spy is not installed (pip install py-spy)"}
+        profile_note = "skipped: py-spy is not installed (pip install py-spy)"
     data_out: JSON = {
         "model_latency_ms": model_latency_ms,
         "turns_per_conversation": TURNS_PER_CONVERSATION,
@@ -385,6 +386,8 @@ def bench(*, quick: bool, steps: tuple[int, ...] | None = None, duration_s: floa
         "step_duration_s": duration_s,
         "backends": backends,
     }
+    if profile_note:
+        data_out["profile"] = profile_note
     return section(targets, data_out, wall_s=time.perf_counter() - started)
 
 

@@ -149,7 +149,8 @@ STEP_HEADER = ["concurrent", "turns", "turns/s", "added p50 ms", "added p99 ms",
 def _load(sec: JSON) -> list[str]:
     lines = [
         f"Model latency {_fmt(sec['model_latency_ms'])} ms; no think time; {sec['turns_per_conversation']} turns "
-        f"per conversation; each step {_fmt(sec['step_duration_s'])} s.",
+        f"per conversation; each step {_fmt(sec['step_duration_s'])} s."
+        + (f" Server profile {sec['profile']}." if sec.get("profile") else ""),
         "",
     ]
     for name, b in sec["backends"].items():
