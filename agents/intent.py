@@ -109,18 +109,21 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
             act = "new"
     elif previous and act != "new" and (act == "acknowledgement" or _keeps_issue(text, result, previous)):
         intent = {**previous, "source": "carried"}
-    elif (
-        previous
-        and not previous["out_of_scope"]
-        and (result.out_of_scope or result.confidence < CARRY_BELOW)
-        and len(text.split()) <= CARRY_MAX_WORDS
-    ):
-        intent = {**previous, "source": "carried"}
-        act = "followup"
-    elif result.out_of_scope or result.confidence < EVENT_HINT_BELOW:
-        hinted = implied_by_events(ctx, state, result)
-        if hinted:
-            intent = hinted
+    else:
+        # "thanks, done. the export button does nothing": the thanks closes nothing, a new issue starts.
+        act = "new"
+        if (
+            previous
+            and not previous["out_of_scope"]
+            and (result.out_of_scope or result.confidence < CARRY_BELOW)
+            and len(text.split()) <= CARRY_MAX_WORDS
+        ):
+            intent = {**previous, "source": "carried"}
+            act = "followup"
+        elif result.out_of_scope or result.confidence < EVENT_HINT_BELOW:
+            hinted = implied_by_events(ctx, state, result)
+            if hinted:
+                intent = hinted
 
     history = [*state.get("intent_history", []), intent["label"]]
     update.update({"intent": intent, "intent_history": history, "act": act})

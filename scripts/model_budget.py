@@ -108,7 +108,9 @@ class FakeServer:
             content = json.dumps(
                 {
                     "intent": label,
-                    "confidence": 0.9,
+                    # the offline model's own calibrated confidence: a fixed 0.9 made "ok that fixed it,
+                    # thanks" look like a confident new issue and ended the long conversation at turn 6
+                    "confidence": round(max(guess.confidence, 0.3), 4),
                     "runner_up": None,
                     "sentiment": "calm",
                     "frustration": 0.1,

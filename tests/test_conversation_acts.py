@@ -175,3 +175,12 @@ async def test_relief_after_frustration_reads_as_positive_not_negative() -> None
     assert angry.sentiment is not None and angry.sentiment["label"] == "frustrated"
     assert relieved.sentiment is not None and relieved.sentiment["label"] == "positive"
     assert relieved.sentiment["frustration"] < angry.sentiment["frustration"]
+
+
+async def test_thanks_followed_by_a_new_problem_answers_the_problem() -> None:
+    _, turn = await converse(
+        ["how do I update the card on file?", "thanks, done. the dashboard export button does nothing"]
+    )
+    assert turn.intent is not None and turn.intent["label"] == "technical_issue"
+    assert turn.decision is not None and turn.decision["reason"] != "resolved"
+    assert turn.reply is not None and "status page" in turn.reply
