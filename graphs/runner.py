@@ -135,7 +135,7 @@ class SupportRunner:
         payload = self._input(ctx, conversation_id, text, events, context, message_id)
         values: SupportState | None = None
         async for mode, chunk in self.graph.astream(
-            payload, config, context=ctx, stream_mode=["custom", "values"]
+            payload, config, context=ctx, stream_mode=["custom", "values"], durability=ctx.settings.durability
         ):
             if mode == "custom" and isinstance(chunk, dict):
                 kind = chunk.get("type")

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     """Where the embedded SQLite database and other local files live."""
 
+    durability: Literal["sync", "async", "exit"] = "sync"
+    """When a turn's checkpoints are written: ``sync`` after every step, before the next starts (a crash between
+    steps resumes where it stopped); ``async`` after every step, while the next runs (faster; the last step's
+    write can be lost); ``exit`` once at the end of the turn (fastest, ~2.5× the turns per second on SQLite in
+    docs/benchmarks.md; a crash mid-turn reruns the turn from its ``message_id`` instead of resuming it)."""
+
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "TACTFUL_DATABASE_URL")
     )

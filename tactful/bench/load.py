@@ -63,7 +63,12 @@ STARTUP_S = 120.0
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TACTFUL_") and k != "DATABASE_URL"}
+    # The worker runs on defaults, except the checkpoint durability, which is what one compares across runs.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if (not k.startswith("TACTFUL_") or k == "TACTFUL_DURABILITY") and k != "DATABASE_URL"
+    }
     env.update(extra)
     return env
 
