@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     write can be lost); ``exit`` once at the end of the turn (fastest, ~2.5× the turns per second on SQLite in
     docs/benchmarks.md; a crash mid-turn reruns the turn from its ``message_id`` instead of resuming it)."""
 
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
+    """SQLite's ``synchronous`` pragma for the embedded database (WAL mode). ``normal`` syncs the log at WAL
+    checkpoints, not on every commit: a killed or crashed process loses nothing, a power cut or kernel crash can
+    lose the last commits. ``full`` syncs every commit (on a slow disk, ~4× the checkpoint cost of a turn: see
+    docs/benchmarks.md)."""
+
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "TACTFUL_DATABASE_URL")
     )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
+from graphs.checkpoint import open_checkpointer
 from graphs.runner import SupportRunner
 from graphs.support import compile_support_graph
+from tactful.service.store import SqliteDatabase
+from tactful.settings import Settings
 from tests.support_helpers import shared_context
 
 
@@ -33,3 +37,18 @@ async def test_exit_durability_checkpoints_once_per_turn() -> None:
     at_exit = await checkpoints_after_one_turn("exit")
     assert at_exit < per_step
     assert at_exit <= 2  # the input, and the end of the turn
+
+
+@pytest.mark.parametrize(("level", "code"), [("normal", 1), ("full", 2)])
+async def test_sqlite_synchronous_setting_reaches_the_checkpointer_and_the_store(
+    tmp_path: Path, level: str, code: int
+) -> None:
+    settings = Settings(data_dir=tmp_path, sqlite_synchronous=level)  # type: ignore[arg-type]
+    async with open_checkpointer(settings) as saver:
+        cursor = await saver.conn.execute("PRAGMA synchronous")  # type: ignore[attr-defined]
+        assert (await cursor.fetchone())[0] == code
+    db = await SqliteDatabase.open(tmp_path / "store.db", synchronous=level)
+    try:
+        assert tuple((await db.fetchall("PRAGMA synchronous"))[0].values()) == (code,)
+    finally:
+        await db.conn.close()

@@ -27,11 +27,13 @@ from langgraph.graph import END, START, StateGraph
 
 from agents.engine import IntentRequest, ReplyRequest, SentimentRequest
 from agents.policy import PolicyInputs, decide
+from graphs.checkpoint import tune_sqlite_saver
 from graphs.context import TurnContext
 from graphs.runner import SupportRunner
 from graphs.state import SupportState
 from graphs.support import compile_support_graph
 from tactful.bench.common import JSON, Target, progress, section
+from tactful.settings import Settings
 
 TARGET_RATIO = 2.0
 MIN_FULL_TURNS = 1000
@@ -110,6 +112,7 @@ async def _saver(path: Path) -> AsyncIterator[TimedSqliteSaver]:
     async with TimedSqliteSaver.from_conn_string(str(path)) as saver:
         assert isinstance(saver, TimedSqliteSaver)
         await saver.setup()
+        await tune_sqlite_saver(saver, Settings())  # the product's pragmas, so the checkpoint cost is the product's
         yield saver
 
 
@@ -323,7 +326,6 @@ def run(ctx: TurnContext, *, turns: int) -> dict[str, Any]:
 def bench(*, quick: bool, turns: int | None = None) -> JSON:
     """The ``overhead`` section: ≥ 1,000 turns of each graph in a full run (100 in ``--quick``)."""
     from graphs.context import build_context
-    from tactful.settings import Settings
 
     started = time.perf_counter()
     turns = turns or (100 if quick else MIN_FULL_TURNS)

@@ -49,7 +49,7 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
         return
     path = sqlite_path(settings)
     async with open_checkpointer(settings) as saver:
-        db = await SqliteDatabase.open(path)
+        db = await SqliteDatabase.open(path, synchronous=settings.sqlite_synchronous)
         try:
             store = Store(db)
             async with migration_lock(settings):

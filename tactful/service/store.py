@@ -96,10 +96,11 @@ class SqliteDatabase:
         self.lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteDatabase:
+    async def open(cls, path: Path, *, synchronous: str = "normal") -> SqliteDatabase:
         conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=30.0)
         conn.row_factory = aiosqlite.Row
-        for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=30000", "PRAGMA synchronous=NORMAL"):
+        pragmas = ("PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=30000", f"PRAGMA synchronous={synchronous.upper()}")
+        for pragma in pragmas:
             await conn.execute_fetchall(pragma)
         return cls(conn)
 
