@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Literal, NotRequired
 
+from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
 Role = Literal["user", "bot", "human_agent", "system"]
@@ -37,7 +38,11 @@ class Event(TypedDict):
     detail: NotRequired[dict[str, str | int | float | bool]]
 
 
+@with_config(ConfigDict(extra="allow"))
 class AccountContext(TypedDict, total=False):
+    """What is known about the person. The keys below are the ones the specialists read; a tenant's own
+    attributes (region, role, plan, a VIP flag...) ride along under their own names into the handoff packet."""
+
     account_id: str
     name: str
     tier: str  # free | pro | business | enterprise | vip

@@ -193,7 +193,8 @@ def test_agent_claims_replies_and_returns_an_escalated_conversation_to_the_bot(
 
     # The customer's conversation escalates through the API while the console is open.
     say(api, "priya", "I forgot my password and the reset email never arrives",
-        name="Priya Raman", account_id="acct-2093", tier="pro", value=1800, channel="mobile", device="mobile")
+        name="Priya Raman", account_id="acct-2093", tier="pro", value=1800, channel="mobile", device="mobile",
+        sales_region="emea")
     say(api, "priya", "I already did that twice, still no email")
     escalated = say(api, "priya", "This is the THIRD time. It still does not work!! I need a real person")
     assert (escalated["mode"], escalated["action"]) == ("human", "escalate")
@@ -218,6 +219,7 @@ def test_agent_claims_replies_and_returns_an_escalated_conversation_to_the_bot(
     chart_label = f"Frustration by customer turn, 0 to 1: {points}. Trend: {sentiment['trend']}."
     expect(detail.locator("[data-f=chart] svg[role=img]")).to_have_attribute("aria-label", chart_label)
     expect(detail.locator("[data-f=account]")).to_contain_text("acct-2093")
+    expect(detail.locator("[data-f=account]")).to_contain_text("Sales regionemea")  # the tenant's own attribute
     expect(detail.locator("[data-f=tried] li").first).not_to_be_empty()
     expect(detail.locator("[data-f=mode]")).to_have_text("human")
     expect(detail.locator(".msg[data-role=user]")).to_have_count(3)

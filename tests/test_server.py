@@ -352,3 +352,24 @@ async def test_after_a_blocked_injection_the_next_message_is_analysed_afresh(tmp
     assert blocked["decision"]["rule"] == "guard:injection"
     assert normal["decision"]["rule"] != "guard:injection"
     assert normal["intent"]["label"] == "password_reset"
+
+
+async def test_the_tenants_own_account_attributes_reach_the_handoff_packet(tmp_path: Path) -> None:
+    context = {"tier": "enterprise", "region": "eu-west", "role": "admin", "vip": True, "seats": 40}
+    async with in_process(service_settings(tmp_path)) as (_, client):
+        r = await client.post("/v1/conversations/a1/messages", json={**HUMAN, "context": context})
+        assert r.status_code == 200, r.text
+        assert r.json()["handoff"]["account"] == context
+        stored = (await client.get("/v1/handoffs", params={"status": "open"})).json()["items"][0]
+    assert stored["packet"]["account"] == context
+
+
+@pytest.mark.parametrize(
+    ("context", "named"),
+    [({"Region": "eu"}, "Region"), ({"region": ["eu"]}, "region"), ({"tier": "pro", "notes": "x" * 201}, "notes")],
+)
+async def test_a_bad_account_attribute_is_422_naming_it(tmp_path: Path, context: dict[str, object], named: str) -> None:
+    async with in_process(service_settings(tmp_path)) as (_, client):
+        r = await client.post("/v1/conversations/a2/messages", json={**HUMAN, "context": context})
+    assert r.status_code == 422
+    assert named in r.text

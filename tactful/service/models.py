@@ -3,6 +3,7 @@ and unencodable text, so nothing a client sends can break storage or serializati
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -55,8 +56,19 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+ATTRIBUTE_KEY = r"^[a-z][a-z0-9_]{0,63}$"
+MAX_ATTRIBUTES = 30
+AttributeValue = Annotated[str, Field(max_length=200), AfterValidator(_clean)] | bool | int | Finite
+
+
 class AccountContextIn(ApiModel):
-    """What the front end knows about the person; merged key by key into the conversation's context."""
+    """What the front end knows about the person; merged key by key into the conversation's context.
+
+    Besides the fields below, up to 30 attributes of the tenant's own (``region``, ``role``, ``plan``...: keys in
+    lower snake case, values a string, number or boolean) are kept as sent and reach the handoff packet."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    __pydantic_extra__: dict[str, AttributeValue] = Field(init=False)  # type: ignore[assignment]
 
     account_id: ShortStr | None = None
     name: ShortStr | None = None
@@ -71,6 +83,16 @@ class AccountContextIn(ApiModel):
     return_visit: bool | None = None
     sla_at_risk: bool | None = None
     locale: ShortStr | None = None
+
+    @model_validator(mode="after")
+    def _attributes(self) -> AccountContextIn:
+        extra = self.__pydantic_extra__ or {}
+        if len(extra) > MAX_ATTRIBUTES:
+            raise ValueError(f"at most {MAX_ATTRIBUTES} attributes of your own, got {len(extra)}")
+        bad = sorted(k for k in extra if not re.match(ATTRIBUTE_KEY, k))
+        if bad:
+            raise ValueError(f"attribute names must be lower snake case (a-z, 0-9, _; up to 64): {', '.join(bad)}")
+        return self
 
     def to_state(self) -> AccountContext:
         return self.model_dump(exclude_none=True)  # type: ignore[return-value]

@@ -58,10 +58,18 @@ const ACCOUNT_FIELDS = [
   ["device", "Device"], ["locale", "Locale"], ["return_visit", "Return visit"], ["sla_at_risk", "SLA at risk"],
 ];
 
+// The tenant's own attributes (region, role, plan...) follow the known fields, labelled from their names.
+function accountFields(account) {
+  const known = new Set(ACCOUNT_FIELDS.map(([key]) => key));
+  const own = Object.keys(account).filter((key) => !known.has(key)).sort()
+    .map((key) => [key, words(key)]);
+  return [...ACCOUNT_FIELDS, ...own];
+}
+
 function accountList(dl, account) {
   dl.replaceChildren();
   let shown = 0;
-  for (const [key, label] of ACCOUNT_FIELDS) {
+  for (const [key, label] of accountFields(account)) {
     const value = account[key];
     if (value === undefined || value === null || value === "") continue;
     const dt = document.createElement("dt");
