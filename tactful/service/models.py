@@ -68,7 +68,7 @@ class AccountContextIn(ApiModel):
     lower snake case, values a string, number or boolean) are kept as sent and reach the handoff packet."""
 
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
-    __pydantic_extra__: dict[str, AttributeValue] = Field(init=False)  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, AttributeValue] = Field(init=False)
 
     account_id: ShortStr | None = None
     name: ShortStr | None = None
