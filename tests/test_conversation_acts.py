@@ -139,6 +139,18 @@ async def test_an_account_lock_event_sends_the_handoff_to_account_access() -> No
         ("I lost my job and honestly I don't see the point of anything anymore", "sensitive_topic:safety",
          "trust_safety"),
         ("our security team needs your SOC 2 Type II report and a filled-in CAIQ", "escalation_trigger", "security"),
+        # someone else's safety, said calmly, is still a safety concern
+        ("A client keeps turning up where my technician works; he is being followed by someone who saw her route "
+         "in your app. I'm afraid for her safety.", "sensitive_topic:safety", "trust_safety"),
+        # certainty about leaving, with no anger at all
+        ("We've decided to move to a different platform when our contract ends. Please make sure we're not "
+         "auto-renewed.", "escalation_trigger", "retention"),
+        # our own documents disagree: no bot answer is safe, whatever the topic
+        ("Your help center says refunds are allowed within 30 days, but the contract says all sales are final. "
+         "Which one is right?", "escalation_trigger", None),
+        # a suspended account that stops a team working, whatever the classifier calls it
+        ("Since yesterday our account is read-only and the whole support team can't work, even though the invoice "
+         "is paid.", "escalation_trigger", None),
     ],
 )
 async def test_requests_only_a_person_can_handle_are_handed_off_on_the_first_message(
@@ -149,6 +161,11 @@ async def test_requests_only_a_person_can_handle_are_handed_off_on_the_first_mes
     assert turn.handoff["reason"] == reason
     if queue:
         assert turn.handoff["queue"] == queue
+
+
+async def test_safety_words_about_settings_are_not_a_safety_concern() -> None:
+    (turn,) = await converse(["I'm worried for my safety settings, how do I turn on 2FA?"])
+    assert turn.action != "escalate"
 
 
 async def test_a_forged_system_note_is_blocked_as_an_injection() -> None:
