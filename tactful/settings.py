@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     """Delivery attempts per webhook (exponential backoff between them), in the background."""
     webhook_backoff_max_s: float = Field(default=60.0, gt=0.0)
     """Longest wait between two webhook delivery attempts."""
+    webhook_sweep_s: float = Field(default=30.0, gt=0.0)
+    """How often a worker looks for handoff webhooks a dead worker left undelivered, and sends them again."""
     database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     """PostgreSQL schema for every table (created if missing); default: the server's search path."""
     db_pool_min_size: int = Field(default=1, ge=0)

@@ -30,6 +30,7 @@ from tests.server_helpers import (
     clean_env,
     in_process,
     service_settings,
+    services_of,
 )
 
 pytestmark = pytest.mark.postgres
@@ -218,3 +219,34 @@ def test_two_server_processes_on_one_postgres_answer_each_message_once_and_survi
     assert after.status_code == 200 and after.json()["turn"] == n + 1
     assert_linear_history(conversation, {f"m{i}": r.json() for i, r in enumerate([*responses, after])})
     assert_no_forks(checkpoint_parents(schema))
+
+
+async def test_handoff_webhooks_are_leased_and_a_pending_one_is_sent_again_on_postgres(
+    tmp_path: Path, schema: str
+) -> None:
+    async with in_process(pg_settings(tmp_path, schema)) as (app, client):
+        await client.post("/v1/conversations/w1/messages", json={"text": "let me talk to a person"})
+        (handoff,) = (await client.get("/v1/handoffs")).json()["items"]
+        store = services_of(app).backend.store
+        old = "2026-01-01T00:00:00+00:00"
+        await store.db.execute("UPDATE tactful_handoffs SET webhook = 'pending', created_at = ? WHERE id = ?",
+                               (old, handoff["id"]))
+        assert await store.lease_webhook(handoff["id"], until="2026-01-01T00:10:00+00:00", expired_before=old)
+        assert not await store.lease_webhook(handoff["id"], until="2026-01-01T00:20:00+00:00",
+                                             expired_before="2026-01-01T00:05:00+00:00")
+    received: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(200)
+
+    hooks = {"webhook_url": "http://hooks.test/t", "webhook_secret": "s", "webhook_backoff_max_s": 0.01}
+    async with in_process(pg_settings(tmp_path, schema, **hooks),
+                          webhook_transport=httpx.MockTransport(handler)) as (_, client):
+        for _ in range(300):  # the 2026-01-01 lease is long over: the start-up sweep sends it
+            item = (await client.get("/v1/handoffs")).json()["items"][0]
+            if item["webhook"] == "delivered":
+                break
+            await asyncio.sleep(0.02)
+    assert item["webhook"] == "delivered"
+    assert [r.headers["x-tactful-delivery"] for r in received] == [handoff["id"]]

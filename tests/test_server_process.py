@@ -5,8 +5,12 @@ still run one turn at a time per conversation."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -62,3 +66,62 @@ def test_serve_refuses_a_public_address_without_api_keys(
     assert code == 2
     assert "no API keys configured" in err and "127.0.0.1" in err
     assert "Traceback" not in err
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """A webhook receiver that hangs on the first delivery (so the first server dies holding it) and accepts the
+    rest, recording each delivery id."""
+
+    deliveries: ClassVar[list[str]] = []
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        first = not self.deliveries
+        self.deliveries.append(self.headers["X-Tactful-Delivery"])
+        if first:
+            self.release.wait(timeout=30)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_handoff_webhook_in_flight_when_the_server_is_killed_is_sent_by_the_restarted_one(
+    tmp_path: Path,
+) -> None:
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    env = clean_env(
+        TACTFUL_DATA_DIR=str(tmp_path / "data"),
+        TACTFUL_WEBHOOK_URL=f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+        TACTFUL_WEBHOOK_SECRET="s3cret",
+        TACTFUL_WEBHOOK_TIMEOUT_S="2",
+        TACTFUL_WEBHOOK_MAX_ATTEMPTS="1",
+        TACTFUL_WEBHOOK_SWEEP_S="0.5",
+    )
+    server = ServerProcess(env, log_path=tmp_path / "server.log").start()
+    try:
+        turn = httpx.post(f"{server.url}/v1/conversations/k1/messages", json={"text": "let me talk to a person"},
+                          timeout=60)
+        assert turn.json()["action"] == "escalate"
+        for _ in range(100):  # the delivery reached the receiver, which holds it
+            if _Receiver.deliveries:
+                break
+            time.sleep(0.05)
+        server.kill()
+        _Receiver.release.set()
+        server.start()
+        handoffs: list[dict[str, object]] = []
+        for _ in range(200):  # the lease (2 s of delivery + 2 s) runs out, then a sweep sends it again
+            handoffs = httpx.get(f"{server.url}/v1/handoffs", timeout=30).json()["items"]
+            if handoffs and handoffs[0]["webhook"] == "delivered":
+                break
+            time.sleep(0.1)
+    finally:
+        server.stop()
+        receiver.shutdown()
+        receiver.server_close()
+    assert handoffs and handoffs[0]["webhook"] == "delivered"
+    assert _Receiver.deliveries == [handoffs[0]["id"], handoffs[0]["id"]]  # the same delivery id, twice

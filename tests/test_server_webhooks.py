@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 
 from tactful.service.masking import Masker
+from tactful.service.outbox import HandoffOutbox
 from tactful.service.webhooks import WebhookSender, install_default_sender, send_signed_webhook, sign, verify
 from tactful.settings import Settings
-from tests.server_helpers import in_process, service_settings
+from tests.server_helpers import in_process, service_settings, services_of
 
 SECRET = "whsec-test-0123456789"
 CARD = "4111 1111 1111 1111"
@@ -130,3 +131,58 @@ def test_signature_is_hmac_sha256_of_timestamp_and_body() -> None:
     expected = hmac.new(b"s", b"123.{}", hashlib.sha256).hexdigest()
     assert sign(b"s", "123", b"{}") == f"sha256={expected}"
     assert not verify(b"other", "123", b"{}", sign(b"s", "123", b"{}"))
+
+
+async def test_a_webhook_lease_is_held_by_one_worker_until_it_expires(tmp_path: Path) -> None:
+    async with in_process(service_settings(tmp_path)) as (app, client):
+        await client.post("/v1/conversations/l1/messages", json={"text": "let me talk to a person"})
+        store = services_of(app).backend.store
+        (handoff,) = (await client.get("/v1/handoffs")).json()["items"]
+        assert await store.lease_webhook(handoff["id"], until="2026-01-01T00:10:00+00:00",
+                                         expired_before="2026-01-01T00:00:00+00:00")
+        # another worker, while the lease runs: refused
+        assert not await store.lease_webhook(handoff["id"], until="2026-01-01T00:20:00+00:00",
+                                             expired_before="2026-01-01T00:05:00+00:00")
+        # after it ran out: taken over
+        assert await store.lease_webhook(handoff["id"], until="2026-01-01T00:30:00+00:00",
+                                         expired_before="2026-01-01T00:15:00+00:00")
+
+
+async def test_a_handoff_left_pending_by_a_dead_worker_is_sent_again_at_start_up(tmp_path: Path) -> None:
+    # The first service escalates with no webhook configured, then its row is made to look like a dead worker's:
+    # pending, created long ago, never leased.
+    async with in_process(service_settings(tmp_path)) as (app, client):
+        await client.post("/v1/conversations/p1/messages", json={"text": "let me talk to a person"})
+        (handoff,) = (await client.get("/v1/handoffs")).json()["items"]
+        db = services_of(app).backend.store.db
+        await db.execute("UPDATE tactful_handoffs SET webhook = 'pending', created_at = ? WHERE id = ?",
+                         ("2026-01-01T00:00:00+00:00", handoff["id"]))
+    received: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(200)
+
+    async with in_process(webhook_settings(tmp_path), webhook_transport=httpx.MockTransport(handler)) as (_, client):
+        delivered = await wait_for_webhook_status(client, "delivered")
+    assert delivered["id"] == handoff["id"]
+    assert [r.headers["x-tactful-delivery"] for r in received] == [handoff["id"]]
+    assert json.loads(received[0].content)["handoff"]["packet"]["conversation_id"] == "p1"
+
+
+async def test_a_delivered_handoff_is_not_sent_again(tmp_path: Path) -> None:
+    received: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(200)
+
+    settings = webhook_settings(tmp_path, webhook_sweep_s=0.05)
+    async with in_process(settings, webhook_transport=httpx.MockTransport(handler)) as (app, client):
+        await client.post("/v1/conversations/d1/messages", json={"text": "let me talk to a person"})
+        await wait_for_webhook_status(client, "delivered")
+        await asyncio.sleep(0.3)  # several sweeps
+        outbox_sweep = await HandoffOutbox(services_of(app).backend.store, services_of(app).webhooks,
+                                           sweep_s=1.0).sweep()  # type: ignore[arg-type]
+    assert outbox_sweep == 0
+    assert len(received) == 1

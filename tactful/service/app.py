@@ -28,6 +28,7 @@ from tactful.service.masking import Masker
 from tactful.service.metrics import HttpMetricsMiddleware, Metrics
 from tactful.service.models import HandoffOut
 from tactful.service.operations import Operations
+from tactful.service.outbox import HandoffOutbox
 from tactful.service.routes import conversations, events, handoffs, health, marketing
 from tactful.service.turns import TurnService
 from tactful.service.webhooks import WebhookAlertSink, WebhookSender, install_default_sender
@@ -144,19 +145,11 @@ def create_app(
             )
             store = backend.store
 
+            outbox = HandoffOutbox(store, webhooks, sweep_s=settings.webhook_sweep_s) if webhooks else None
+
             def on_handoff(tenant: str, handoff: HandoffOut) -> None:
-                if webhooks is None:
-                    return
-
-                async def done(ok: bool) -> None:
-                    await store.set_webhook_status(handoff.id, "delivered" if ok else "failed")
-
-                webhooks.send_signed_webhook(
-                    "handoff",
-                    {"tenant": tenant, "handoff": handoff.model_dump(mode="json", exclude={"webhook"})},
-                    delivery_id=handoff.id,
-                    on_done=done,
-                )
+                if outbox is not None:
+                    outbox.send(tenant, handoff)
 
             turns = TurnService(
                 runner=runner,
@@ -192,11 +185,15 @@ def create_app(
                 webhooks=webhooks,
                 marketing=marketing_service,
             )
+            if outbox is not None:
+                outbox.start()  # re-sends handoff webhooks a dead worker left pending
             log.info("tactful service ready: %s storage, %d tenant(s)", backend.kind, len(keyring.tenants))
             try:
                 yield
             finally:
                 app.state.services = None
+                if outbox is not None:
+                    await outbox.aclose()
                 await turns.aclose()
                 if webhooks is not None:
                     install_default_sender(None)

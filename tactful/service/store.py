@@ -68,6 +68,11 @@ SCHEMA = [
         UNIQUE (tenant, conversation_id, turn))""",
     """CREATE INDEX IF NOT EXISTS tactful_handoffs_queue
         ON tactful_handoffs (tenant, status, queue, priority_rank, created_at)""",
+    # who is delivering a handoff's webhook, until when (tactful/service/outbox.py)
+    """CREATE TABLE IF NOT EXISTS tactful_webhook_leases (
+        handoff_id TEXT PRIMARY KEY,
+        leased_until TEXT NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS tactful_handoffs_webhook ON tactful_handoffs (webhook, created_at)""",
 ]
 
 
@@ -354,3 +359,29 @@ class Store:
 
     async def set_webhook_status(self, handoff_id: str, status: WebhookStatus) -> None:
         await self.db.execute("UPDATE tactful_handoffs SET webhook = ? WHERE id = ?", (status, handoff_id))
+        if status in ("delivered", "failed"):
+            await self.db.execute("DELETE FROM tactful_webhook_leases WHERE handoff_id = ?", (handoff_id,))
+
+    async def lease_webhook(self, handoff_id: str, *, until: str, expired_before: str) -> bool:
+        """Take the delivery of a handoff's webhook until ``until`` unless someone holds an unexpired lease;
+        one statement, so two workers cannot both win."""
+        count = await self.db.execute(
+            "INSERT INTO tactful_webhook_leases (handoff_id, leased_until) VALUES (?, ?) "
+            "ON CONFLICT (handoff_id) DO UPDATE SET leased_until = excluded.leased_until "
+            "WHERE tactful_webhook_leases.leased_until < ?",
+            (handoff_id, until, expired_before),
+        )
+        return count > 0
+
+    async def stale_webhooks(
+        self, *, expired_before: str, created_before: str, limit: int
+    ) -> list[tuple[str, HandoffOut]]:
+        """Pending handoff webhooks nobody is delivering: the lease ran out, or there never was one and the
+        handoff is older than a delivery could take. Oldest first, with their tenants."""
+        rows = await self.db.fetchall(
+            "SELECT h.* FROM tactful_handoffs h LEFT JOIN tactful_webhook_leases l ON l.handoff_id = h.id "
+            "WHERE h.webhook = 'pending' AND ((l.handoff_id IS NULL AND h.created_at < ?) OR l.leased_until < ?) "
+            "ORDER BY h.created_at LIMIT ?",
+            (created_before, expired_before, limit),
+        )
+        return [(str(row["tenant"]), _handoff(row)) for row in rows]

@@ -70,6 +70,7 @@ class WebhookSender:
         self.url = url
         self.secret = secret
         self.masker = masker
+        self.timeout_s = timeout_s
         self.max_attempts = max_attempts
         self.backoff_max_s = backoff_max_s
         self.on_outcome = on_outcome
