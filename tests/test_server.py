@@ -284,13 +284,35 @@ async def test_events_update_context_and_sentiment_and_the_next_turn_sees_them(t
     assert conversation["state"]["context"]["tier"] == "enterprise"
 
 
-async def test_events_for_an_unknown_person_or_conversation_are_404(tmp_path: Path) -> None:
-    event = {"type": "failed_payment"}
+async def test_events_for_an_unknown_conversation_are_404(tmp_path: Path) -> None:
     async with in_process(service_settings(tmp_path)) as (_, client):
-        person = await client.post("/v1/events", json={"person_id": "ghost", "events": [event]})
-        conversation = await client.post("/v1/events", json={"conversation_id": "ghost", "events": [event]})
-    assert person.status_code == 404 and "person" in person.json()["detail"]
-    assert conversation.status_code == 404
+        r = await client.post("/v1/events", json={"conversation_id": "ghost", "events": [{"type": "failed_payment"}]})
+    assert r.status_code == 404 and "ghost" in r.json()["detail"]
+
+
+async def test_events_for_a_person_without_a_conversation_are_held_for_their_first_message(tmp_path: Path) -> None:
+    failed = {"type": "failed_payment", "at": datetime.now(UTC).isoformat()}
+    async with in_process(service_settings(tmp_path)) as (_, client):
+        first = await client.post("/v1/events", json={"person_id": "p-9", "events": [failed]})
+        second = await client.post(
+            "/v1/events", json={"person_id": "p-9", "events": [failed], "context": {"tier": "enterprise"}}
+        )
+        await client.post("/v1/conversations/o1/messages", json={"text": "hello", "context": {"account_id": "p-1"}})
+        other = (await client.get("/v1/conversations/o1")).json()
+        turn = (await client.post("/v1/conversations/n1/messages",
+                                  json={"text": "hi, quick question", "context": {"account_id": "p-9"}})).json()
+        conversation = (await client.get("/v1/conversations/n1")).json()
+        later = await client.post("/v1/events", json={"person_id": "p-9", "events": [{"type": "rage_click"}]})
+        again = (await client.get("/v1/conversations/n1")).json()
+    assert first.status_code == 200 and first.json()["conversation_id"] is None
+    assert first.json()["events_held"] == 1 and second.json()["events_held"] == 2
+    assert other["state"]["events"] == []  # another person's first message takes nothing
+    assert [e["type"] for e in conversation["state"]["events"]] == ["failed_payment", "failed_payment"]
+    assert conversation["state"]["context"] == {"account_id": "p-9", "tier": "enterprise"}
+    assert turn["sentiment"]["frustration"] > 0
+    # once the conversation exists, events go straight to it and nothing is held twice
+    assert later.json()["conversation_id"] == "n1"
+    assert [e["type"] for e in again["state"]["events"]] == ["failed_payment", "failed_payment", "rage_click"]
 
 
 async def test_health_readiness_and_docs(tmp_path: Path) -> None:

@@ -144,9 +144,13 @@ class EventsIn(ApiModel):
 
 
 class EventsOut(BaseModel):
-    conversation_id: str
+    """Where the events went. ``conversation_id`` is null when the person has no conversation yet: the events are
+    held (``events_held`` in all for that person) and start their first conversation, by ``account_id``."""
+
+    conversation_id: str | None
     turn: int
     events_added: int
+    events_held: int = 0
     context: AccountContext
     sentiment: SentimentState | None
 

@@ -120,7 +120,7 @@ class Operations:
             assert body.person_id is not None
             found = await self.store.conversation_of_person(tenant, body.person_id)
             if found is None:
-                raise NotFoundError("person", body.person_id)
+                return await self._hold(tenant, body.person_id, body)
             conversation_id = found
         async with self.turns.locked(tenant, conversation_id):
             values = await self._values(tenant, conversation_id)
@@ -157,6 +157,19 @@ class Operations:
             events_added=len(arriving),
             context=after.get("context", {}),
             sentiment=after.get("sentiment"),
+        )
+
+    async def _hold(self, tenant: str, person_id: str, body: EventsIn) -> EventsOut:
+        """No conversation yet: keep the events (and context) until the person's first message, which starts
+        its conversation with them (a failed payment an hour before the chat opens still counts)."""
+        now = datetime.now(UTC)
+        events = self.masker.events([e.to_state(now) for e in body.events])
+        context = self.masker.context(body.context.to_state()) if body.context else {}
+        held = await self.store.hold_person_events(
+            tenant, person_id, events=events, context=context, at=utcnow_iso()
+        )
+        return EventsOut(
+            conversation_id=None, turn=0, events_added=len(events), events_held=held, context=context, sentiment=None
         )
 
     def _reassess(

@@ -15,7 +15,7 @@ import aiosqlite
 
 from graphs.checkpoint import PgPool
 from graphs.runner import TurnResult
-from graphs.state import HandoffPacket
+from graphs.state import AccountContext, Event, HandoffPacket
 from tactful.service.models import HandoffOut, HandoffStatus, WebhookStatus
 
 Row = dict[str, Any]
@@ -68,6 +68,15 @@ SCHEMA = [
         UNIQUE (tenant, conversation_id, turn))""",
     """CREATE INDEX IF NOT EXISTS tactful_handoffs_queue
         ON tactful_handoffs (tenant, status, queue, priority_rank, created_at)""",
+    # events (and context) for a person who has no conversation yet; the person's first message takes them
+    """CREATE TABLE IF NOT EXISTS tactful_person_events (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        events TEXT NOT NULL,
+        context TEXT NOT NULL,
+        at TEXT NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS tactful_person_events_person ON tactful_person_events (tenant, person_id, at)""",
     # who is delivering a handoff's webhook, until when (tactful/service/outbox.py)
     """CREATE TABLE IF NOT EXISTS tactful_webhook_leases (
         handoff_id TEXT PRIMARY KEY,
@@ -240,6 +249,33 @@ class Store:
             "mode = excluded.mode, turn = excluded.turn, updated_at = excluded.updated_at",
             (tenant, conversation_id, person_id, mode, turn, at, at),
         )
+
+    async def hold_person_events(
+        self, tenant: str, person_id: str, *, events: list[Event], context: AccountContext, at: str
+    ) -> int:
+        """Keep events for a person with no conversation yet; returns how many are held for them now."""
+        await self.db.execute(
+            "INSERT INTO tactful_person_events (id, tenant, person_id, events, context, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (uuid.uuid4().hex, tenant, person_id, json.dumps(events), json.dumps(context), at),
+        )
+        rows = await self.db.fetchall(
+            "SELECT events FROM tactful_person_events WHERE tenant = ? AND person_id = ?", (tenant, person_id)
+        )
+        return sum(len(json.loads(row["events"])) for row in rows)
+
+    async def take_person_events(self, tenant: str, person_id: str) -> tuple[list[Event], AccountContext]:
+        """The events and context held for a person, oldest first, removed in the same statement (a second
+        conversation of the same person cannot take them twice)."""
+        rows = await self.db.fetchall(
+            "DELETE FROM tactful_person_events WHERE tenant = ? AND person_id = ? RETURNING events, context, at",
+            (tenant, person_id),
+        )
+        events: list[Event] = []
+        context: dict[str, Any] = {}
+        for row in sorted(rows, key=lambda r: str(r["at"])):
+            events.extend(json.loads(row["events"]))
+            context.update(json.loads(row["context"]))
+        return events, context  # type: ignore[return-value]
 
     async def conversation_of_person(self, tenant: str, person_id: str) -> str | None:
         rows = await self.db.fetchall(

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from langgraph.types import RunnableConfig
 
 from graphs.runner import StreamEvent, SupportRunner, TurnResult, result_from_state, thread_id
-from graphs.state import SupportState
+from graphs.state import AccountContext, Event, SupportState
 from tactful.errors import ConversationBusyError
 from tactful.service.errors import ConflictError, PayloadTooLargeError
 from tactful.service.locks import ConversationLocks, Lease
@@ -201,7 +201,15 @@ class TurnService:
         now = datetime.now(UTC)
         context = self.masker.context(message.context.to_state()) if message.context else None
         events = self.masker.events([e.to_state(now) for e in message.events])
+        person = str(context["account_id"]) if context and context.get("account_id") else None
+        held: list[Event] = []
+        held_context: AccountContext = {}
+        streamed = False
         try:
+            if person:  # events that arrived before the person had a conversation
+                held, held_context = await self.store.take_person_events(tenant, person)
+                events = [*held, *events]
+                context = {**held_context, **(context or {})}
             result: TurnResult | None = None
             async for event in self.runner.stream(
                 conversation_id,
@@ -211,6 +219,7 @@ class TurnService:
                 context=context,
                 message_id=message.message_id,
             ):
+                streamed = True
                 if event.type == "result":
                     result = TurnResult.model_validate(event.data)
                 else:
@@ -226,6 +235,10 @@ class TurnService:
             )
             self.metrics.observe_turn(tenant, result, time.perf_counter() - started)
         except BaseException as exc:
+            if person and (held or held_context) and not streamed:
+                await self.store.hold_person_events(  # the graph never got to them: keep them for the next turn
+                    tenant, person, events=held, context=held_context, at=utcnow_iso()
+                )
             await lease.release()
             handle.fail(exc)
             if not isinstance(exc, Exception):
