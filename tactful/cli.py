@@ -5,31 +5,49 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from tactful.errors import TactfulError
 
 # Each module exposes ``register(subparsers)`` and sets ``func`` on its parser(s); func(args) -> exit code.
-COMMAND_MODULES = [
-    "tactful.commands.chat",
-    "tactful.commands.intents",
-    "tactful.commands.eval",
-    "tactful.commands.marketing",
-    "tactful.commands.serve",
-    "tactful.commands.bench",
-]
+# Only the module of the command being run is imported (the others pull in scikit-learn, LangGraph, FastAPI...),
+# so ``tactful --help`` lists them from the one-line summaries here.
+COMMANDS = {
+    "chat": ("tactful.commands.chat", "talk to the support graph in the terminal"),
+    "intents": ("tactful.commands.intents", "fit and score the offline intent classifier"),
+    "eval": ("tactful.commands.eval", "replay scenario files against the graphs and gate the metrics"),
+    "marketing": ("tactful.commands.marketing", "the marketing message generator"),
+    "serve": ("tactful.commands.serve", "run the HTTP service (uvicorn)"),
+    "bench": ("tactful.commands.bench", "run the benchmarks; one JSON object on stdout"),
+}
+COMMAND_MODULES = [module for module, _ in COMMANDS.values()]
+DESCRIPTION = "tactful: empathetic support and marketing automation that knows when to hand over to a person."
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tactful", description=__doc__)
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with ``commands`` fully registered (all of them when None), the others as summaries."""
+    parser = argparse.ArgumentParser(prog="tactful", description=DESCRIPTION)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for name, (module, summary) in COMMANDS.items():
+        if commands is None or name in commands:
+            importlib.import_module(module).register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary, add_help=False)
     return parser
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command named by the first argument that is not an option, if it is one of ours."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(argv)
+    parser = build_parser([command] if command else [])
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
