@@ -21,7 +21,16 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import f1_score
 
-from agents.intent_model import IntentModel, IntentPrediction, stratified_folds
+from agents.intent_model import (
+    ENCODER_EXTRA,
+    ENCODERS,
+    CachedEncoder,
+    IntentModel,
+    IntentPrediction,
+    TextEncoder,
+    load_encoder,
+    stratified_folds,
+)
 from tactful.errors import InputError
 
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
@@ -76,6 +85,13 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=0.01,
         help="share of correct held-out in-scope messages the out-of-scope rule may reject (default 0.01)",
+    )
+    p.add_argument(
+        "--encoder",
+        choices=sorted(ENCODERS),
+        default=None,
+        help=f"add a sentence-embedding channel (needs pip install '{ENCODER_EXTRA}'); "
+        "a saved model records it, so 'eval --model' needs no flag",
     )
 
 
@@ -205,7 +221,12 @@ def _read_json(path: Path, text_col: str, label_col: str, split: str | None) -> 
 # ----------------------------------------------------------------------------------------------- commands
 
 
-def _fit(args: argparse.Namespace, texts: Sequence[str], labels: Sequence[str]) -> IntentModel:
+def _fit(
+    args: argparse.Namespace,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    encoder: TextEncoder | str | None = None,
+) -> IntentModel:
     return IntentModel.fit(
         texts,
         labels,
@@ -213,13 +234,15 @@ def _fit(args: argparse.Namespace, texts: Sequence[str], labels: Sequence[str]) 
         random_state=args.random_state,
         c=args.c,
         max_false_reject=args.max_false_reject,
+        encoder=encoder,
     )
 
 
 def run_fit(args: argparse.Namespace) -> int:
+    encoder = load_encoder(args.encoder) if args.encoder else None  # fails fast, before reading any data
     texts, labels = load_labelled(args.data, args.text_col, args.label_col, args.split)
     started = time.perf_counter()
-    model = _fit(args, texts, labels)
+    model = _fit(args, texts, labels, encoder)
     fit_seconds = time.perf_counter() - started
     model.save(args.out)
     stats = model.info.get("stats", {})
@@ -228,6 +251,7 @@ def run_fit(args: argparse.Namespace) -> int:
         "n_oos": int(stats.get("n_oos", 0)),
         "labels": len(model.labels),
         "oos_label": model.oos_label,
+        "encoder": model.encoder,
         "fit_seconds": round(fit_seconds, 3),
         "cv_accuracy": _round(stats.get("cv_accuracy")),
         "cv_oos_recall": _round(stats.get("cv_oos_recall")),
@@ -247,6 +271,8 @@ def run_eval(args: argparse.Namespace) -> int:
         raise InputError("--cv must be at least 2")
     if args.latency_sample < 0:
         raise InputError("--latency-sample must be 0 or more")
+    if args.encoder is not None and args.model is not None:
+        raise InputError("--encoder applies when fitting (--cv); a saved model records its own encoder")
     texts, labels = load_labelled(args.data, args.text_col, args.label_col, args.split)
     oos = args.oos_label
     fit_seconds: float | None = None
@@ -268,6 +294,7 @@ def run_eval(args: argparse.Namespace) -> int:
         **_latency(model, texts, args.latency_sample),
         "model": None if args.model is None else str(args.model),
         "cv": args.cv,
+        "encoder": model.encoder,
     }
     if fit_seconds is not None:
         report["fit_seconds"] = round(fit_seconds, 3)
@@ -290,18 +317,28 @@ def _cross_validate(
     preds: list[IntentPrediction] = []
     fit_times: list[float] = []
     model: IntentModel | None = None
+    encoder: CachedEncoder | None = None
+    if args.encoder is not None:
+        # every text is encoded once and the folds reuse the vectors; each fold's fit time is charged what
+        # encoding its training part would have cost
+        encoder = CachedEncoder(load_encoder(args.encoder))
+        started = time.perf_counter()
+        encoder.encode(texts)
+        encode_share = (time.perf_counter() - started) * (k - 1) / k
     for f in range(k):
         test = np.flatnonzero(folds == f).tolist()
         train = np.flatnonzero(folds != f).tolist()
         if len(test) == 0:
             continue
         started = time.perf_counter()
-        model = _fit(args, [texts[i] for i in train], [labels[i] for i in train])
-        fit_times.append(time.perf_counter() - started)
+        model = _fit(args, [texts[i] for i in train], [labels[i] for i in train], encoder)
+        fit_times.append(time.perf_counter() - started + (encode_share if encoder is not None else 0.0))
         gold.extend(labels[i] for i in test)
         preds.extend(model.predict([texts[i] for i in test]))
     if model is None:
         raise InputError(f"{args.data}: every label has a single row; nothing can be held out for --cv")
+    if encoder is not None:
+        encoder.close()  # the latency measured next must include encoding, not a cache hit
     return gold, preds, model, statistics.fmean(fit_times)
 
 
