@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     """Also mask e-mail addresses in stored transcripts, handoff packets, logs and webhooks."""
     mask_phones: bool = False
     """Also mask phone numbers in stored transcripts, handoff packets, logs and webhooks."""
+    opentelemetry: bool = False
+    """FastAPI's native OpenTelemetry (traces, metrics, logs through the global providers). Off by default: the
+    service exports Prometheus metrics at ``/metrics``, and the checks cost every request some CPU."""
     webhook_url: str | None = None
     """Where every handoff packet is POSTed (signed with ``webhook_secret``); unset means no webhook."""
     webhook_secret: SecretStr | None = None

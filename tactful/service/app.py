@@ -204,6 +204,7 @@ def create_app(
         version=_version(),
         summary="Empathetic support automation: turns, conversations, events and the handoff queue.",
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.metrics = metrics
     app.state.services = None
