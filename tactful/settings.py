@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     """Also mask e-mail addresses in stored transcripts, handoff packets, logs and webhooks."""
     mask_phones: bool = False
     """Also mask phone numbers in stored transcripts, handoff packets, logs and webhooks."""
+    held_events_max_age_h: float = Field(default=72.0, gt=0.0)
+    """Events for a person with no conversation yet are kept this long for their first message, then dropped."""
     opentelemetry: bool = False
     """FastAPI's native OpenTelemetry (traces, metrics, logs through the global providers). Off by default: the
     service exports Prometheus metrics at ``/metrics``, and the checks cost every request some CPU."""

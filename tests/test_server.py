@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -395,3 +395,19 @@ async def test_a_bad_account_attribute_is_422_naming_it(tmp_path: Path, context:
         r = await client.post("/v1/conversations/a2/messages", json={**HUMAN, "context": context})
     assert r.status_code == 422
     assert named in r.text
+
+
+async def test_held_events_older_than_the_retention_are_dropped_not_applied(tmp_path: Path) -> None:
+    settings = service_settings(tmp_path, held_events_max_age_h=1.0)
+    async with in_process(settings) as (app, client):
+        await client.post("/v1/events", json={"person_id": "p-old", "events": [{"type": "failed_payment"}]})
+        db = services_of(app).backend.store.db
+        two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+        await db.execute("UPDATE tactful_person_events SET at = ?", (two_hours_ago,))
+        fresh = await client.post("/v1/events", json={"person_id": "p-new", "events": [{"type": "rage_click"}]})
+        await client.post("/v1/conversations/old1/messages", json={"text": "hi", "context": {"account_id": "p-old"}})
+        conversation = (await client.get("/v1/conversations/old1")).json()
+        left = await db.fetchall("SELECT person_id FROM tactful_person_events")
+    assert fresh.json()["events_held"] == 1
+    assert conversation["state"]["events"] == []
+    assert [row["person_id"] for row in left] == ["p-new"]  # the stale ones were swept when p-new's arrived

@@ -34,7 +34,7 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
             open_postgres_pool(settings, name="tactful-locks") as lock_pool,
             open_checkpointer(settings, pool=pool) as saver,
         ):
-            store = Store(PostgresDatabase(pool))
+            store = Store(PostgresDatabase(pool), held_events_max_age_s=settings.held_events_max_age_h * 3600)
             async with migration_lock(settings):
                 await store.setup()
             locks = ConversationLocks(
@@ -51,7 +51,7 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
     async with open_checkpointer(settings) as saver:
         db = await SqliteDatabase.open(path, synchronous=settings.sqlite_synchronous)
         try:
-            store = Store(db)
+            store = Store(db, held_events_max_age_s=settings.held_events_max_age_h * 3600)
             async with migration_lock(settings):
                 await store.setup()
             locks = ConversationLocks(

@@ -8,6 +8,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -77,6 +78,7 @@ SCHEMA = [
         context TEXT NOT NULL,
         at TEXT NOT NULL)""",
     """CREATE INDEX IF NOT EXISTS tactful_person_events_person ON tactful_person_events (tenant, person_id, at)""",
+    """CREATE INDEX IF NOT EXISTS tactful_person_events_age ON tactful_person_events (tenant, at)""",
     # who is delivering a handoff's webhook, until when (tactful/service/outbox.py)
     """CREATE TABLE IF NOT EXISTS tactful_webhook_leases (
         handoff_id TEXT PRIMARY KEY,
@@ -178,8 +180,12 @@ def _handoff(row: Row) -> HandoffOut:
 class Store:
     """Turns, the conversation index and handoffs, every row scoped by tenant."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, held_events_max_age_s: float = 72 * 3600.0) -> None:
         self.db = db
+        self.held_events_max_age_s = held_events_max_age_s
+
+    def _held_since(self) -> str:
+        return (datetime.now(UTC) - timedelta(seconds=self.held_events_max_age_s)).isoformat()
 
     async def setup(self) -> None:
         for statement in SCHEMA:
@@ -251,9 +257,19 @@ class Store:
         )
 
     async def hold_person_events(
-        self, tenant: str, person_id: str, *, events: list[Event], context: AccountContext, at: str
+        self,
+        tenant: str,
+        person_id: str,
+        *,
+        events: list[Event],
+        context: AccountContext,
+        at: str,
     ) -> int:
-        """Keep events for a person with no conversation yet; returns how many are held for them now."""
+        """Keep events for a person with no conversation yet (and drop the tenant's held events older than
+        ``held_events_max_age_s``); returns how many are held for them now."""
+        await self.db.execute(
+            "DELETE FROM tactful_person_events WHERE tenant = ? AND at < ?", (tenant, self._held_since())
+        )
         await self.db.execute(
             "INSERT INTO tactful_person_events (id, tenant, person_id, events, context, at) VALUES (?, ?, ?, ?, ?, ?)",
             (uuid.uuid4().hex, tenant, person_id, json.dumps(events), json.dumps(context), at),
@@ -265,10 +281,11 @@ class Store:
 
     async def take_person_events(self, tenant: str, person_id: str) -> tuple[list[Event], AccountContext]:
         """The events and context held for a person, oldest first, removed in the same statement (a second
-        conversation of the same person cannot take them twice)."""
+        conversation of the same person cannot take them twice); none older than ``held_events_max_age_s``."""
         rows = await self.db.fetchall(
-            "DELETE FROM tactful_person_events WHERE tenant = ? AND person_id = ? RETURNING events, context, at",
-            (tenant, person_id),
+            "DELETE FROM tactful_person_events WHERE tenant = ? AND person_id = ? AND at >= ? "
+            "RETURNING events, context, at",
+            (tenant, person_id, self._held_since()),
         )
         events: list[Event] = []
         context: dict[str, Any] = {}
