@@ -45,7 +45,7 @@ async def test_a_human_reply_over_the_limit_is_413(tmp_path: Path) -> None:
         ({"text": "hi", "colour": "red"}, "body.colour"),
         ({"text": "hi", "message_id": "no spaces allowed"}, "body.message_id"),
         ({"text": "hi", "context": {"value": -1}}, "body.context.value"),
-        ({"text": "hi", "context": {"tier": "vip", "favourite": 1}}, "body.context.favourite"),
+        ({"text": "hi", "context": {"tier": "vip", "favourite": [1]}}, "body.context.favourite"),
         ({"text": "hi", "events": [{"type": "x", "at": "yesterday"}]}, "body.events.0.at"),
         ({"text": "hi", "events": [{"at": "2024-01-01T00:00:00Z"}]}, "body.events.0.type"),
         ({"text": "hi", "events": [{"type": "rage_click"}] * 51}, "body.events"),

@@ -3,11 +3,12 @@ and unencodable text, so nothing a client sends can break storage or serializati
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
 from graphs.state import (
     AccountContext,
@@ -58,7 +59,23 @@ class ApiModel(BaseModel):
 
 ATTRIBUTE_KEY = r"^[a-z][a-z0-9_]{0,63}$"
 MAX_ATTRIBUTES = 30
-AttributeValue = Annotated[str, Field(max_length=200), AfterValidator(_clean)] | bool | int | Finite
+
+
+def _attribute(value: object) -> str | bool | int | float:
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str) and len(value) <= 200:
+        return _clean(value)
+    raise ValueError("must be a string of up to 200 characters, a finite number or true/false")
+
+
+AttributeValue = Annotated[
+    str | bool | int | float,
+    PlainValidator(_attribute),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 200}, {"type": "number"}, {"type": "boolean"}]}),
+]
 
 
 class AccountContextIn(ApiModel):
