@@ -109,6 +109,17 @@ class RestatedMarker(_Strict):
     lookback: int = Field(ge=1)
     synonyms: dict[str, str] = {}
     ignore_words: list[str] = []
+    cues: list[str] = []  # phrases that say "I am asking this again" in other words ("as I said", "I mean")
+
+    @field_validator("cues")
+    @classmethod
+    def _valid(cls, value: list[str]) -> list[str]:
+        _check_patterns(value)
+        return value
+
+    @cached_property
+    def compiled_cues(self) -> list[re.Pattern[str]]:
+        return _compile_all(self.cues)
 
 
 class CapsMarker(_Strict):
@@ -446,8 +457,15 @@ class SentimentReasoner:
         }
 
     def restated(self, text: str, prior_user_texts: Sequence[str]) -> bool:
-        """True when ``text`` asks for the same thing as one of the recent earlier user texts."""
-        return self.restatement_similarity(text, prior_user_texts) >= self.config.markers.restated.threshold
+        """True when ``text`` asks for the same thing as one of the recent earlier user texts: in the same words
+        (similarity at or above the threshold), or in other words that say so ("as I said", "that's not what
+        I asked", "sorry, I mean ...")."""
+        if not prior_user_texts:
+            return False
+        spec = self.config.markers.restated
+        if any(p.search(_normalize(text)) for p in spec.compiled_cues):
+            return True
+        return self.restatement_similarity(text, prior_user_texts) >= spec.threshold
 
     def restatement_similarity(self, text: str, prior_user_texts: Sequence[str]) -> float:
         """Highest similarity (0..1) of ``text`` to the last ``lookback`` earlier user texts.

@@ -249,6 +249,31 @@ def test_different_requests_are_not_restatements(
     assert not reasoner.restated(text, [earlier])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I told you, the export button does nothing",
+        "that's not what I asked. I need the invoices from 2023",
+        "Sorry, I mean where do I find last year's receipts?",
+        "As I said, the sync stopped on Monday",
+        "Same problem as I reported earlier: no emails arrive",
+        "This is the third time I'm writing about this refund",
+        "Let me rephrase: can admins see deleted messages?",
+    ],
+)
+def test_a_restatement_in_other_words_is_noticed_by_what_it_says(reasoner: SentimentReasoner, text: str) -> None:
+    assert reasoner.restated(text, ["the earlier message, in quite different words"])
+
+
+@pytest.mark.parametrize("text", ["I mean it, thanks a lot!", "what do you mean by workspace?"])
+def test_words_like_the_cues_are_not_restatements(reasoner: SentimentReasoner, text: str) -> None:
+    assert not reasoner.restated(text, ["an earlier message about something else"])
+
+
+def test_a_cue_on_the_first_message_is_no_restatement(reasoner: SentimentReasoner) -> None:
+    assert not reasoner.restated("As I said, the sync stopped on Monday", [])
+
+
 def test_restatement_only_looks_back_so_far(reasoner: SentimentReasoner, config: SignalConfig) -> None:
     filler = [f"question number {n} about topic {n}" for n in range(config.markers.restated.lookback)]
     assert reasoner.restated("I can't log in", ["can't log in", *filler[:-1]])
