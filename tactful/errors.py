@@ -43,6 +43,15 @@ class InvalidModelOutputError(EngineError):
     """The model answered, but its output failed validation after the allowed re-ask."""
 
 
+class WorkerBusyError(TactfulError):
+    """The worker has no capacity left to start another turn in time (every lock connection is in use): the
+    service is overloaded, not this conversation."""
+
+    def __init__(self, *, waited_s: float) -> None:
+        self.waited_s = waited_s
+        super().__init__(f"the service is at capacity (waited {waited_s:.1f}s for a free turn slot)")
+
+
 class ConversationBusyError(TactfulError):
     """Another turn of the same conversation is in progress and did not finish in time."""
 

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from graphs.checkpoint import open_postgres_pool
-from tactful.errors import ConversationBusyError
+from tactful.errors import ConversationBusyError, WorkerBusyError
 from tactful.service.locks import AdvisoryLocks, ConversationLocks
 from tactful.settings import Settings
 from tests.server_helpers import (
@@ -160,6 +160,35 @@ async def test_the_advisory_lock_excludes_another_holder_until_released(
     after = await second.acquire("acme", "c1")
     for lease in (other_conversation, other_tenant, after):
         await lease.release()
+
+
+async def test_a_worker_out_of_turn_slots_says_so_instead_of_blaming_the_conversation(
+    lock_pools: tuple[ConversationLocks, ConversationLocks],
+) -> None:
+    first, _ = lock_pools  # its pool has 4 connections: four turns of different conversations may run at once
+    running = [await first.acquire("acme", f"c{i}") for i in range(4)]
+    with pytest.raises(WorkerBusyError):
+        await first.acquire("acme", "c5")
+    await running[0].release()
+    fifth = await first.acquire("acme", "c5")  # a slot came free
+    for lease in (*running[1:], fifth):
+        await lease.release()
+
+
+async def test_at_capacity_a_message_is_a_503_with_retry_after(tmp_path: Path, schema: str) -> None:
+    settings = pg_settings(tmp_path, schema, db_pool_max_size=2, turn_lock_timeout_s=0.3)
+    async with in_process(settings) as (app, client):
+        locks = services_of(app).backend.locks
+        held = [await locks.acquire("default", f"other{i}") for i in range(2)]
+        r = await client.post("/v1/conversations/c9/messages", json={"text": "hello"})
+        metrics = (await client.get("/metrics")).text
+        for lease in held:
+            await lease.release()
+        after = await client.post("/v1/conversations/c9/messages", json={"text": "hello"})
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert "capacity" in r.json()["detail"]
+    assert "tactful_worker_busy_total 1.0" in metrics
+    assert after.status_code == 200
 
 
 async def test_the_pool_replaces_connections_the_server_dropped(tmp_path: Path, schema: str) -> None:

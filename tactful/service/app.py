@@ -17,7 +17,7 @@ from agents.marketing_service import MarketingService
 from graphs.context import EngineFactory, TurnContext, build_context
 from graphs.runner import SupportRunner
 from graphs.support import compile_support_graph
-from tactful.errors import ConversationBusyError, InputError, TactfulError
+from tactful.errors import ConversationBusyError, InputError, TactfulError, WorkerBusyError
 from tactful.service.auth import KeyRing
 from tactful.service.backend import open_backend
 from tactful.service.console import router as console_router
@@ -87,6 +87,8 @@ def install_error_handlers(app: FastAPI, settings: Settings) -> None:
     async def tactful_error(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, NotFoundError):
             return _problem(404, str(exc))
+        if isinstance(exc, WorkerBusyError):
+            return _problem(503, f"{exc}; try again shortly", headers={"Retry-After": "5"})
         if isinstance(exc, ConversationBusyError):
             return _problem(
                 409,

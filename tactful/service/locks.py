@@ -27,7 +27,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from graphs.checkpoint import PgPool, advisory_key
-from tactful.errors import ConversationBusyError
+from tactful.errors import ConversationBusyError, WorkerBusyError
 
 log = logging.getLogger("tactful.locks")
 
@@ -42,6 +42,10 @@ class CrossProcessLock(Protocol):
     async def aclose(self) -> None: ...
 
 
+class NoCapacity(Exception):
+    """No connection was free to take the lock on in time: every turn slot of this worker is busy."""
+
+
 class AdvisoryLocks:
     """PostgreSQL session advisory locks, each held on its own pooled connection for the length of a turn."""
 
@@ -52,7 +56,7 @@ class AdvisoryLocks:
         try:
             conn = await self.pool.getconn(timeout=max(timeout, 0.01))
         except PoolTimeout as exc:
-            raise TimeoutError from exc
+            raise NoCapacity from exc
         try:
             await conn.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
             await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
@@ -194,6 +198,9 @@ class ConversationLocks:
             except TimeoutError:
                 entry.lock.release()
                 raise ConversationBusyError(conversation_id, waited_s=loop.time() - started) from None
+            except NoCapacity:
+                entry.lock.release()
+                raise WorkerBusyError(waited_s=loop.time() - started) from None
             except BaseException:
                 entry.lock.release()
                 raise

@@ -39,6 +39,9 @@ class Metrics:
         self.busy = Counter(
             "tactful_conversation_busy", "Messages refused after waiting for the lock", registry=r
         )
+        self.overloaded = Counter(
+            "tactful_worker_busy", "Messages refused with 503: no turn slot of the worker came free in time", registry=r
+        )
         self.rate_limited = Counter("tactful_rate_limited", "Requests refused by the rate limit", registry=r)
         self.webhooks = Counter(
             "tactful_webhook_deliveries", "Webhook deliveries", ["kind", "outcome"], registry=r

@@ -22,7 +22,7 @@ from langgraph.types import RunnableConfig
 
 from graphs.runner import StreamEvent, SupportRunner, TurnResult, result_from_state, thread_id
 from graphs.state import AccountContext, Event, SupportState
-from tactful.errors import ConversationBusyError
+from tactful.errors import ConversationBusyError, WorkerBusyError
 from tactful.service.errors import ConflictError, PayloadTooLargeError
 from tactful.service.locks import ConversationLocks, Lease
 from tactful.service.masking import Masker
@@ -131,6 +131,9 @@ class TurnService:
             lease = await self.locks.acquire(tenant, conversation_id)
         except ConversationBusyError:
             self.metrics.busy.inc()
+            raise
+        except WorkerBusyError:
+            self.metrics.overloaded.inc()
             raise
         self.metrics.lock_wait.observe(lease.waited_s)
         try:

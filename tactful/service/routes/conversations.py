@@ -16,7 +16,7 @@ from tactful.service.turns import TurnHandle
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
-MESSAGE_ERRORS = errors(401, 409, 413, 422, 429)
+MESSAGE_ERRORS = errors(401, 409, 413, 422, 429, 503)
 SSE_EVENT = {
     "type": "object",
     "properties": {

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["events"])
     "/events",
     response_model=EventsOut,
     summary="Fold behavioural events (and context) into a conversation",
-    responses=errors(401, 404, 409, 413, 422, 429),
+    responses=errors(401, 404, 409, 413, 422, 429, 503),
 )
 async def post_events(body: EventsIn, tenant: TenantDep, services: ServicesDep) -> EventsOut:
     """Address the conversation by ``conversation_id``, or by ``person_id`` (the ``account_id`` of a message's
