@@ -49,6 +49,7 @@ class HandoffOutbox:
         self.batch = batch
         self.window = timedelta(seconds=delivery_window_s(sender))
         self._sweeper: asyncio.Task[None] | None = None
+        self._deliveries: set[asyncio.Task[bool]] = set()
 
     def send(self, tenant: str, handoff: HandoffOut) -> asyncio.Task[bool]:
         """Deliver a handoff created just now (its row says ``pending``); returns the background task."""
@@ -58,7 +59,10 @@ class HandoffOutbox:
             await self.store.lease_webhook(handoff.id, until=_iso(now + self.window), expired_before=_iso(now))
             return await self._send(tenant, handoff)
 
-        return asyncio.create_task(leased_delivery())
+        task = asyncio.create_task(leased_delivery())
+        self._deliveries.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._deliveries.discard)
+        return task
 
     def _send(self, tenant: str, handoff: HandoffOut) -> asyncio.Task[bool]:
         async def done(ok: bool) -> None:
