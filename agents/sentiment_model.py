@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from graphs.state import Event, SentimentState, SentimentTurn, Trend
@@ -77,6 +77,14 @@ def _check_patterns(patterns: Iterable[str]) -> None:
             raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
 
 
+def _valid_patterns(patterns: list[str]) -> list[str]:
+    _check_patterns(patterns)
+    return patterns
+
+
+Regexes = Annotated[list[str], AfterValidator(_valid_patterns)]  # case-insensitive patterns, checked at load
+
+
 def _compile_all(patterns: Iterable[str]) -> list[re.Pattern[str]]:
     return [re.compile(pattern, re.IGNORECASE) for pattern in patterns]
 
@@ -85,13 +93,7 @@ class PatternMarker(_Strict):
     """A marker that fires when any of its patterns matches."""
 
     weight: float = Field(ge=0, le=1)
-    patterns: list[str] = Field(min_length=1)
-
-    @field_validator("patterns")
-    @classmethod
-    def _valid(cls, value: list[str]) -> list[str]:
-        _check_patterns(value)
-        return value
+    patterns: Regexes = Field(min_length=1)
 
     @cached_property
     def compiled(self) -> list[re.Pattern[str]]:
@@ -109,13 +111,7 @@ class RestatedMarker(_Strict):
     lookback: int = Field(ge=1)
     synonyms: dict[str, str] = {}
     ignore_words: list[str] = []
-    cues: list[str] = []  # phrases that say "I am asking this again" in other words ("as I said", "I mean")
-
-    @field_validator("cues")
-    @classmethod
-    def _valid(cls, value: list[str]) -> list[str]:
-        _check_patterns(value)
-        return value
+    cues: Regexes = []  # phrases that say "I am asking this again" in other words ("as I said", "I mean")
 
     @cached_property
     def compiled_cues(self) -> list[re.Pattern[str]]:
@@ -214,13 +210,7 @@ class CarryConfig(_Strict):
     accumulate: float = Field(ge=0, lt=1)
     accumulate_from: float = Field(gt=0, le=1)
     relief_event_factor: float = Field(ge=0, le=1)
-    relief: list[str]
-
-    @field_validator("relief")
-    @classmethod
-    def _valid(cls, value: list[str]) -> list[str]:
-        _check_patterns(value)
-        return value
+    relief: Regexes
 
     @cached_property
     def compiled(self) -> list[re.Pattern[str]]:
