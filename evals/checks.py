@@ -13,16 +13,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from evals.detectors import BotTurn, Breach, Detectors, RepeatedQuestion
-from evals.records import ScenarioRun, TurnRecord
-from evals.scenario import (
+from tactful.agents.state import HandoffPacket
+from tactful.evals.detectors import BotTurn, Breach, Detectors, RepeatedQuestion
+from tactful.evals.records import ScenarioRun, TurnRecord
+from tactful.evals.scenario import (
     HandoffExpect,
     MarketingScenario,
     SupportScenario,
     TurnExpect,
     matches,
 )
-from graphs.state import HandoffPacket
 
 FailureType = Literal[
     "wrong_intent", "misread_state", "bad_timing", "lost_context", "policy_breach", "wrong_reply", "error"
@@ -38,7 +38,7 @@ FAILURE_TYPES: tuple[FailureType, ...] = (
 )
 Status = Literal["pass", "fail", "error", "skipped"]
 
-# Fields of the handoff packet an agent needs (graphs.state.HandoffPacket);
+# Fields of the handoff packet an agent needs (tactful.agents.state.HandoffPacket);
 # ``transcript`` must hold every message.
 PACKET_FIELDS = (
     "summary",

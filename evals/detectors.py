@@ -13,9 +13,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from tactful.yamlfile import load_yaml_model
+from tactful.config import Strict, load_yaml_model
 
 DETECTORS_PATH = Path(__file__).resolve().parent / "detectors.yaml"
 SYSTEM_PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts" / "system"
@@ -33,11 +33,7 @@ def _valid(patterns: list[str]) -> list[str]:
     return patterns
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Slot(_Strict):
+class Slot(Strict):
     asks: list[str] = Field(min_length=1)
     given: list[str] = Field(min_length=1)
     context_keys: list[str] = []
@@ -46,18 +42,18 @@ class Slot(_Strict):
     _check = field_validator("asks", "given")(_valid)
 
 
-class Restatement(_Strict):
+class Restatement(Strict):
     threshold: float = Field(ge=0, le=1)
     min_words: int = Field(ge=1)
     stopwords: list[str]
 
 
-class SentimentCfg(_Strict):
+class SentimentCfg(Strict):
     low_point: float = Field(ge=0, le=1)
     recovered_share: float = Field(ge=0, le=1)
 
 
-class DetectorConfig(_Strict):
+class DetectorConfig(Strict):
     version: int = 1
     slots: dict[str, Slot]
     request_patterns: list[str]

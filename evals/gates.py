@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from evals.metrics import SuiteMetrics
+from tactful.config import line_in, load_yaml_model
 from tactful.errors import ConfigError
-from tactful.yamlfile import _line_of, load_yaml_model
+from tactful.evals.metrics import SuiteMetrics
 
 DEFAULT_GATES = Path(__file__).resolve().parent / "gates.yaml"
 
@@ -57,7 +56,7 @@ def load_gates(path: Path) -> GatesFile:
     known = gateable_metrics()
     for name in gates.gates:
         if name not in known:
-            line = _line_of(yaml.compose(path.read_text(encoding="utf-8")), ("gates", name))
+            line = line_in(path, ("gates", name))
             raise ConfigError(
                 f"gates.{name}: unknown or non-scalar metric (see docs/evals.md)", path=path, line=line
             )

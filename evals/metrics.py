@@ -8,7 +8,7 @@ from statistics import mean
 
 from pydantic import BaseModel
 
-from evals.checks import FAILURE_TYPES, ScenarioScore
+from tactful.evals.checks import FAILURE_TYPES, ScenarioScore
 
 SUPPORT_ACTIONS = ("respond", "clarify", "assist", "escalate", "none")
 MARKETING_DECISIONS = ("send", "suppress", "route_to_rep")

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from graphs.runner import TurnResult
-from graphs.state import Event
+from tactful.agents.state import Event
+from tactful.graphs.runner import TurnResult
 
 
 class TurnRecord(BaseModel):

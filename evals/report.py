@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from evals.checks import ScenarioScore
-from evals.gates import GateResult
-from evals.metrics import SuiteMetrics
-from evals.records import ScenarioRun, TurnRecord
-from evals.scenario import ScenarioError
+from tactful.evals.checks import ScenarioScore
+from tactful.evals.gates import GateResult
+from tactful.evals.metrics import SuiteMetrics
+from tactful.evals.records import ScenarioRun, TurnRecord
+from tactful.evals.scenario import ScenarioError
 
 REPORT_VERSION = 1
 

@@ -21,9 +21,12 @@ from typing import Any, Protocol
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agents.offline import OOS_LABEL
-from evals.records import MarketingRecord, ScenarioRun, TurnRecord
-from evals.scenario import (
+from tactful.agents.context import TurnContext
+from tactful.agents.engine.offline import OOS_LABEL
+from tactful.agents.state import AccountContext, Event
+from tactful.errors import TactfulError
+from tactful.evals.records import MarketingRecord, ScenarioRun, TurnRecord
+from tactful.evals.scenario import (
     DEFAULT_START,
     KnownNames,
     LoadedScenario,
@@ -34,11 +37,9 @@ from evals.scenario import (
     check_names,
     parse_duration,
 )
-from graphs.context import TurnContext, build_context
-from graphs.runner import SupportRunner, thread_id
-from graphs.state import AccountContext, Event
-from graphs.support import compile_support_graph
-from tactful.errors import TactfulError
+from tactful.graphs.context import build_context
+from tactful.graphs.runner import SupportRunner, thread_id
+from tactful.graphs.support import compile_support_graph
 from tactful.settings import Settings
 
 DEFAULT_STEP = timedelta(minutes=1)
@@ -132,8 +133,8 @@ class EvalRunner:
 
     def _load_marketing(self) -> None:
         try:
-            from agents.marketing_alerts import InMemoryAlertSink
-            from agents.marketing_service import MarketingRequest, MarketingService
+            from tactful.agents.marketing.alerts import InMemoryAlertSink
+            from tactful.graphs.marketing_service import MarketingRequest, MarketingService
         except ImportError as exc:
             self._marketing_error = f"marketing service not available ({exc})"
             return
@@ -303,7 +304,7 @@ class EvalRunner:
 
 
 def _restates(text: str, earlier: Sequence[str]) -> bool:
-    from evals.detectors import restates_earlier
+    from tactful.evals.detectors import restates_earlier
 
     return restates_earlier(text, earlier)
 

@@ -13,11 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from tactful.config import Strict, line_in, line_of, read_yaml, validate_yaml
 from tactful.errors import ConfigError
-from tactful.yamlfile import _line_of, line_of, read_yaml, validate_yaml
 
 ExpectedAction = Literal["respond", "clarify", "assist", "escalate", "none"]
 SentimentLabel = Literal["calm", "positive", "negative", "frustrated", "distressed"]
@@ -27,10 +26,6 @@ Scalar = str | int | float | bool
 DEFAULT_START = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -305,10 +300,7 @@ def load_all(paths: Iterable[Path]) -> tuple[list[LoadedScenario], list[Scenario
 
 
 def _id_line(path: Path) -> int | None:
-    try:
-        return _line_of(yaml.compose(path.read_text(encoding="utf-8")), ("id",))
-    except (OSError, yaml.YAMLError):
-        return None
+    return line_in(path, ("id",))
 
 
 # --------------------------------------------------------------------------- names against the policy
@@ -354,10 +346,7 @@ def check_names(item: LoadedScenario, known: KnownNames) -> ScenarioError | None
             bad = _unknown(value, names)
             if bad is not None:
                 path = Path(item.path)
-                try:
-                    line = _line_of(yaml.compose(path.read_text(encoding="utf-8")), where)
-                except (OSError, yaml.YAMLError):
-                    line = None
+                line = line_in(path, where)
                 what = "intent" if where[-1] == "intent" else "queue"
                 return ScenarioError(
                     path=item.path, line=line, message=f"unknown {what} {bad!r} in the policy"

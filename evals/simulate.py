@@ -1,7 +1,7 @@
 """Simulated users: a model plays the person of a scenario's ``simulate`` block (persona, goal), turn by turn.
 
 Talks to the OpenAI-compatible server of ``Settings`` through the engine's
-:class:`~agents.model_client.ModelClient` — the one layer that retries, with its circuit breaker and a
+:class:`~tactful.agents.engine.client.ModelClient` — the one layer that retries, with its circuit breaker and a
 validated structured answer, re-asked once. The prompt: ``evals/prompts/simulated_user.md``.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from agents.model_client import ModelClient, Structured, UsageMeter
-from agents.prompts import load_prompt
-from agents.tokens import ChatTurn
-from evals.scenario import SupportScenario
+from tactful.agents.engine.client import ModelClient, Structured, UsageMeter
+from tactful.agents.engine.tokens import ChatTurn
+from tactful.agents.prompts import load_prompt
+from tactful.evals.scenario import SupportScenario
 from tactful.settings import Settings
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"

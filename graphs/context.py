@@ -1,4 +1,4 @@
-"""Run-scoped context: tenant, engine, policy bundle, guards and templates. Kept apart from state.
+"""Building the run-scoped context of support turns (:class:`tactful.agents.context.TurnContext`).
 
 Building a context fits the tenant's intent model from its taxonomy, so contexts are cached per
 (tenant, policy directory, engine) and shared by every turn of that tenant.
@@ -8,35 +8,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
-from agents.engine import Engine
-from agents.guards import Guards
-from agents.offline import OfflineEngine
-from agents.policy_files import PolicyBundle, load_bundle
-from agents.prompts import system_texts
-from agents.sentiment_model import load_signal_config
-from agents.templates import ReplyTemplates, load_templates
+from tactful.agents.context import TurnContext
+from tactful.agents.engine.offline import OfflineEngine
+from tactful.agents.engine.seam import Engine
+from tactful.agents.guards.rules import Guards
+from tactful.agents.policy.files import load_bundle
+from tactful.agents.prompts import system_texts
+from tactful.agents.responder.templates import load_templates
+from tactful.agents.sentiment.model import load_signal_config
 from tactful.settings import Settings
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class TurnContext:
-    tenant: str
-    engine: Engine
-    offline: OfflineEngine
-    bundle: PolicyBundle
-    guards: Guards
-    templates: ReplyTemplates
-    settings: Settings
-    now: Callable[[], datetime] = field(default=utcnow)
-
 
 EngineFactory = Callable[[Settings, OfflineEngine], Engine]
 
@@ -48,10 +30,10 @@ def _default_engine_factory(settings: Settings, offline: OfflineEngine) -> Engin
     if settings.engine == "offline":
         return offline
     if settings.engine == "openai":
-        from agents.openai_engine import OpenAIEngine
+        from tactful.agents.engine.openai_compatible import OpenAIEngine
 
         return OpenAIEngine(settings=settings, fallback=offline)
-    from agents.scripted import ScriptedEngine
+    from tactful.agents.engine.scripted import ScriptedEngine
 
     return ScriptedEngine(fallback=offline)
 

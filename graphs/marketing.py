@@ -15,9 +15,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from agents.marketing_context import MarketingContext, build_marketing_context
-from agents.marketing_models import MarketingDecision, MarketingRequest
-from agents.marketing_nodes import (
+from tactful.agents.marketing.context import MarketingContext, build_marketing_context
+from tactful.agents.marketing.models import MarketingDecision, MarketingRequest
+from tactful.agents.marketing.nodes import (
     after_decide,
     assess_node,
     concierge_node,
@@ -27,7 +27,7 @@ from agents.marketing_nodes import (
     rep_packet_node,
     write_node,
 )
-from graphs.marketing_state import MarketingState
+from tactful.agents.marketing.state import MarketingState
 from tactful.settings import get_settings
 
 Node = Callable[[MarketingState, MarketingContext], Awaitable[dict[str, object]]]

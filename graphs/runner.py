@@ -9,8 +9,8 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RunnableConfig
 from pydantic import BaseModel, ConfigDict
 
-from graphs.context import TurnContext
-from graphs.state import (
+from tactful.agents.context import TurnContext
+from tactful.agents.state import (
     AccountContext,
     DecisionState,
     Event,

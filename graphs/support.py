@@ -8,7 +8,8 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
-from agents.guard_nodes import (
+from tactful.agents.context import TurnContext
+from tactful.agents.guards.nodes import (
     after_decision_guard,
     after_input_guard,
     after_output_guard,
@@ -16,13 +17,12 @@ from agents.guard_nodes import (
     input_guard_node,
     output_guard_node,
 )
-from agents.handoff import handoff_node
-from agents.intent import intent_node
-from agents.policy import policy_node
-from agents.responder import after_responder, responder_node
-from agents.sentiment import sentiment_node
-from graphs.context import TurnContext
-from graphs.state import SupportState, add_usage
+from tactful.agents.handoff.node import handoff_node
+from tactful.agents.intent.node import intent_node
+from tactful.agents.policy.checker import policy_node
+from tactful.agents.responder.node import after_responder, responder_node
+from tactful.agents.sentiment.node import sentiment_node
+from tactful.agents.state import SupportState, add_usage
 
 
 async def ingest_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:

@@ -12,16 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
+from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+
+from tactful.agents.sentiment.model import MARKER_CODES, SentimentReasoner, load_signal_config
+
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from sklearn.metrics import precision_recall_fscore_support, roc_auc_score  # noqa: E402
-
-from agents.sentiment_model import MARKER_CODES, SentimentReasoner, load_signal_config  # noqa: E402
 
 NEGATIVE = {"anger", "annoyance", "disappointment", "disapproval", "disgust"}
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "goemotions"

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,15 +30,15 @@ import yaml
 from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import SecretStr
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from tactful.agents.context import TurnContext
+from tactful.agents.engine.seam import IntentRequest
+from tactful.agents.engine.tokens import ChatTurn, count_chat, count_tokens
+from tactful.graphs.context import build_context
+from tactful.graphs.runner import SupportRunner
+from tactful.graphs.support import compile_support_graph
+from tactful.settings import Settings
 
-from agents.engine import IntentRequest  # noqa: E402
-from agents.tokens import ChatTurn, count_chat, count_tokens  # noqa: E402
-from graphs.context import TurnContext, build_context  # noqa: E402
-from graphs.runner import SupportRunner  # noqa: E402
-from graphs.support import compile_support_graph  # noqa: E402
-from tactful.settings import Settings  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 BASE = "http://llm.invalid/v1"
 REPLY = (
@@ -241,8 +240,8 @@ async def long_conversation(ctx: TurnContext, server: FakeServer, turns: int) ->
 
 
 async def eval_scenarios(settings: Settings, paths: Sequence[Path]) -> dict[str, Any]:
-    from evals.runner import EvalRunner
-    from evals.scenario import SupportScenario, load_all
+    from tactful.evals.runner import EvalRunner
+    from tactful.evals.scenario import SupportScenario, load_all
 
     items, errors = load_all(paths)
     support = [i for i in items if isinstance(i.scenario, SupportScenario)]

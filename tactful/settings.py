@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tactful.resources import POLICY_DIR, PROMPTS_DIR
 
 EngineName = Literal["offline", "openai", "scripted"]
 
@@ -42,10 +42,10 @@ class Settings(BaseSettings):
     )
     """PostgreSQL URL; when set, checkpoints, handoffs and the queue live there instead of SQLite."""
 
-    policy_dir: Path = REPO_ROOT / "policies"
+    policy_dir: Path = POLICY_DIR
     """Default taxonomy and policy files; per-tenant overrides live in ``policy_dir/tenants/<tenant>/``."""
 
-    prompts_dir: Path = REPO_ROOT / "prompts"
+    prompts_dir: Path = PROMPTS_DIR
     """Prompt and reply templates, loaded by name."""
 
     tenant: str = "default"

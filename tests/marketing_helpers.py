@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from agents.marketing_alerts import InMemoryAlertSink
-from agents.marketing_copywriter import Copywriter
-from agents.marketing_models import MarketingDecision, MarketingRequest
-from agents.marketing_service import MarketingService
+from tactful.agents.marketing.alerts import InMemoryAlertSink
+from tactful.agents.marketing.copywriter import Copywriter
+from tactful.agents.marketing.models import MarketingDecision, MarketingRequest
+from tactful.graphs.marketing_service import MarketingService
 from tactful.settings import Settings
 
 # A Tuesday, 15:00 UTC: 11:00 in New York, 17:00 in Berlin — outside quiet hours for both.

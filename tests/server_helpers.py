@@ -98,8 +98,18 @@ def clean_env(**extra: str) -> dict[str, str]:
 class ServerProcess:
     """``tactful serve`` in a child process on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], *, log_path: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        log_path: Path,
+        port: int | None = None,
+        command: list[str] | None = None,
+        cwd: Path = REPO,
+    ) -> None:
         self.env = env
+        self.command = command or [sys.executable, "-m", "tactful.cli"]
+        self.cwd = cwd
         self.port = port or free_port()
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -111,17 +121,8 @@ class ServerProcess:
     def start(self, *, ready_within_s: float = 120.0) -> ServerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tactful.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=REPO,
+            [*self.command, "serve", "--port", str(self.port), "--log-level", "warning"],
+            cwd=self.cwd,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

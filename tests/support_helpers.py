@@ -7,10 +7,11 @@ from functools import lru_cache
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from graphs.context import TurnContext, build_context
-from graphs.runner import SupportRunner
-from graphs.state import Event
-from graphs.support import compile_support_graph
+from tactful.agents.context import TurnContext
+from tactful.agents.state import Event
+from tactful.graphs.context import build_context
+from tactful.graphs.runner import SupportRunner
+from tactful.graphs.support import compile_support_graph
 from tactful.settings import Settings
 
 

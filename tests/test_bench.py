@@ -17,7 +17,7 @@ from tactful.bench import classifier, economy, evalspeed, load, profile, report
 from tactful.bench.common import Target, section
 from tactful.bench.fake_openai import FakeModelConfig, FakeOpenAIServer, instance_of
 from tactful.cli import main
-from tactful.settings import REPO_ROOT
+from tests import REPO_ROOT
 
 SUPPORT_SCENARIOS = REPO_ROOT / "evals" / "scenarios" / "support"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from graphs.state import HandoffPacket
+from tactful.agents.state import HandoffPacket
 from tactful.service.console import ConversationChange, HandoffChange, HandoffFeed, feed_events
 from tactful.service.store import SqliteDatabase, Store
 from tests.server_helpers import KEY_ACME, TWO_TENANTS, bearer, in_process, service_settings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.policy_files import DialogueActs, load_bundle
+from tactful.agents.policy.files import DialogueActs, load_bundle
 from tests.support_helpers import event, new_runner
 from tests.test_support_graph import converse
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from graphs.checkpoint import open_checkpointer
-from graphs.runner import SupportRunner
-from graphs.support import compile_support_graph
+from tactful.graphs.checkpoint import open_checkpointer
+from tactful.graphs.runner import SupportRunner
+from tactful.graphs.support import compile_support_graph
 from tactful.service.store import SqliteDatabase
 from tactful.settings import Settings
 from tests.support_helpers import shared_context

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evals.detectors import BotTurn, default_detectors
+from tactful.evals.detectors import BotTurn, default_detectors
 
 
 def _t(

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from evals.checks import Check, HandoffScore, ScenarioScore
-from evals.gates import DEFAULT_GATES, evaluate, load_gates
-from evals.metrics import compute
 from tactful.errors import ConfigError
+from tactful.evals.checks import Check, HandoffScore, ScenarioScore
+from tactful.evals.gates import DEFAULT_GATES, evaluate, load_gates
+from tactful.evals.metrics import compute
 
 
 def _score(sid: str, **kw: Any) -> ScenarioScore:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from evals.checks import Scorer
-from evals.detectors import default_detectors
-from evals.runner import EvalRunner, run_scenarios
-from evals.scenario import LoadedScenario, load_all
 from tactful import cli
 from tactful.commands import eval as eval_command
+from tactful.evals.checks import Scorer
+from tactful.evals.detectors import default_detectors
+from tactful.evals.runner import EvalRunner, run_scenarios
+from tactful.evals.scenario import LoadedScenario, load_all
 from tactful.settings import Settings
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "evals" / "scenarios"

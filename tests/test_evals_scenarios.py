@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.scenario import (
+from tactful.evals.scenario import (
     MarketingScenario,
     SupportScenario,
     load_all,

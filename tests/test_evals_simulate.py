@@ -11,12 +11,12 @@ import httpx
 import pytest
 import respx
 
-from evals.checks import Scorer
-from evals.detectors import default_detectors
-from evals.runner import EvalRunner
-from evals.scenario import SupportScenario, load_all
-from evals.simulate import OpenAIUserSimulator
 from tactful.errors import InvalidModelOutputError
+from tactful.evals.checks import Scorer
+from tactful.evals.detectors import default_detectors
+from tactful.evals.runner import EvalRunner
+from tactful.evals.scenario import SupportScenario, load_all
+from tactful.evals.simulate import OpenAIUserSimulator
 from tactful.settings import Settings
 
 BASE = "http://llm.test/v1"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from agents.guards import Guards, fired_triggers
-from agents.policy_files import load_bundle
-from agents.redact import find_sensitive, luhn_ok, mask
-from tactful.settings import REPO_ROOT
+from tactful.agents.guards.redact import find_sensitive, luhn_ok, mask
+from tactful.agents.guards.rules import Guards, fired_triggers
+from tactful.agents.policy.files import load_bundle
+from tests import REPO_ROOT
 
 BUNDLE = load_bundle(REPO_ROOT / "policies")
 GUARDS = Guards(BUNDLE, system_texts=((REPO_ROOT / "prompts/system/support.md").read_text(),))

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-import agents.intent_model as im
-from agents.intent_model import (
+import tactful.agents.intent.model as im
+from tactful.agents.intent.model import (
     ARRAYS_FILE,
     META_FILE,
     CachedEncoder,
@@ -84,7 +84,7 @@ def no_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_default_install_never_imports_torch() -> None:
     code = (
-        "import sys; import agents.intent_model as m, tactful.commands.intents; from tests.test_intent_model "
+        "import sys; import tactful.agents.intent.model as m, tactful.commands.intents; from tests.test_intent_model "
         "import synthetic; t, l = synthetic(8); m.IntentModel.fit(t, l).predict_one('reset my password'); "
         "assert not {'torch', 'sentence_transformers', 'transformers'} & set(sys.modules), 'torch imported'"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.intent_model import ARRAYS_FILE, META_FILE, IntentModel, IntentPrediction, stratified_folds
+from tactful.agents.intent.model import ARRAYS_FILE, META_FILE, IntentModel, IntentPrediction, stratified_folds
 from tactful.errors import InputError
 
 _OPENERS = ["", "hi, ", "hello, ", "please ", "hey there, "]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.marketing_service import MarketingService
 from tactful.commands import marketing as command
+from tactful.graphs.marketing_service import MarketingService
 from tests.marketing_helpers import CAMPAIGNS, finished_customer, lost_power_user, request
 
 
@@ -169,8 +169,8 @@ def test_concurrency_must_be_positive(capsys: pytest.CaptureFixture[str]) -> Non
 def test_population_generator_makes_valid_requests() -> None:
     import importlib.util
 
-    from agents.marketing_models import MarketingRequest
-    from tactful.settings import REPO_ROOT
+    from tactful.agents.marketing.models import MarketingRequest
+    from tests import REPO_ROOT
 
     spec = importlib.util.spec_from_file_location(
         "gen", REPO_ROOT / "scripts" / "gen_marketing_population.py"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.marketing_alerts import ALERT_KIND, InMemoryAlertSink
+from tactful.agents.marketing.alerts import ALERT_KIND, InMemoryAlertSink
 from tests.marketing_helpers import (
     SEND_AT,
     decide,

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agents.marketing_copywriter import load_marketing_templates
-from agents.marketing_models import MarketingRequest
-from agents.marketing_policy import clear_policy_cache
-from agents.marketing_service import MarketingService
+from tactful.agents.marketing.copywriter import load_marketing_templates
+from tactful.agents.marketing.models import MarketingRequest
+from tactful.agents.marketing.policy import clear_policy_cache
 from tactful.errors import ConfigError, InputError
-from tactful.settings import REPO_ROOT, Settings
+from tactful.graphs.marketing_service import MarketingService
+from tactful.settings import Settings
+from tests import REPO_ROOT
 from tests.marketing_helpers import FIXED_NOW, request
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from graphs.marketing import EDGES, NODES, compile_marketing_graph, graph
-from tactful.settings import REPO_ROOT
+from tactful.graphs.marketing import EDGES, NODES, compile_marketing_graph, graph
+from tests import REPO_ROOT
 from tests.marketing_helpers import request
 
 

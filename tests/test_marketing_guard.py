@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agents.marketing_checker import check
-from agents.marketing_copywriter import CopyResult, ScriptedCopywriter
-from agents.marketing_guard import check_draft
-from agents.marketing_signals import fold_signals
+from tactful.agents.marketing.checker import check
+from tactful.agents.marketing.copywriter import CopyResult, ScriptedCopywriter
+from tactful.agents.marketing.guard import check_draft
+from tactful.agents.marketing.signals import fold_signals
 from tests.marketing_helpers import SEND_AT, decide, event, lost_power_user, request, service
 
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import respx
 
-from agents.marketing_alerts import InMemoryAlertSink
-from agents.marketing_service import MarketingService
+from tactful.agents.marketing.alerts import InMemoryAlertSink
+from tactful.graphs.marketing_service import MarketingService
 from tactful.settings import Settings
 from tests.marketing_helpers import FIXED_NOW, lost_power_user, request
 

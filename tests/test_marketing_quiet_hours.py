@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agents.marketing_policy import Window
-from agents.marketing_time import is_quiet, next_allowed
+from tactful.agents.marketing.policy import Window
+from tactful.agents.marketing.time import is_quiet, next_allowed
 from tests.marketing_helpers import decide, request
 
 NIGHT = Window(start="21:00", end="08:00")

@@ -16,14 +16,14 @@ import pytest
 import respx
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agents.engine import IntentRequest, ReplyRequest, SentimentRequest, SummaryRequest
-from agents.openai_engine import OpenAIEngine
-from agents.tokens import count_tokens
-from graphs.context import TurnContext
-from graphs.runner import StreamEvent, SupportRunner
-from graphs.state import Message
-from graphs.support import compile_support_graph
+from tactful.agents.context import TurnContext
+from tactful.agents.engine.openai_compatible import OpenAIEngine
+from tactful.agents.engine.seam import IntentRequest, ReplyRequest, SentimentRequest, SummaryRequest
+from tactful.agents.engine.tokens import count_tokens
+from tactful.agents.state import Message
 from tactful.errors import ConfigError
+from tactful.graphs.runner import StreamEvent, SupportRunner
+from tactful.graphs.support import compile_support_graph
 from tactful.settings import Settings
 from tests.support_helpers import shared_context
 
@@ -565,7 +565,7 @@ def test_system_prompts_are_all_known_to_the_leakage_guard() -> None:
 
 
 def test_prompt_tokens_stay_flat_as_the_conversation_grows() -> None:
-    from agents.tokens import HISTORY_WINDOW, count_chat, fold_history
+    from tactful.agents.engine.tokens import HISTORY_WINDOW, count_chat, fold_history
 
     eng = engine()
     cfg = eng.settings

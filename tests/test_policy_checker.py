@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agents.policy import PolicyInputs, decide
-from agents.policy_files import load_bundle
-from tactful.settings import REPO_ROOT
+from tactful.agents.policy.checker import PolicyInputs, decide
+from tactful.agents.policy.files import load_bundle
+from tests import REPO_ROOT
 
 BUNDLE = load_bundle(REPO_ROOT / "policies")
 BASE = PolicyInputs(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.policy_files import load_bundle
+from tactful.agents.policy.files import load_bundle
 from tactful.errors import ConfigError
-from tactful.settings import REPO_ROOT
+from tests import REPO_ROOT
 
 POLICIES = REPO_ROOT / "policies"
 

@@ -15,8 +15,8 @@ import httpx
 import psycopg
 import pytest
 
-from graphs.checkpoint import open_postgres_pool
 from tactful.errors import ConversationBusyError, WorkerBusyError
+from tactful.graphs.checkpoint import open_postgres_pool
 from tactful.service.locks import AdvisoryLocks, ConversationLocks
 from tactful.settings import Settings
 from tests.server_helpers import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from graphs.support import compile_support_graph
-from tactful.settings import REPO_ROOT
+from tactful.graphs.support import compile_support_graph
+from tests import REPO_ROOT
 
 
 def _edges(mermaid: str) -> set[str]:

@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agents.engine import IntentRequest, IntentResult, ReplyRequest, SentimentRequest, SummaryRequest
-from agents.scripted import ScriptedEngine
-from graphs.runner import SupportRunner
-from graphs.support import compile_support_graph
+from tactful.agents.engine.scripted import ScriptedEngine
+from tactful.agents.engine.seam import IntentRequest, IntentResult, ReplyRequest, SentimentRequest, SummaryRequest
 from tactful.errors import EngineError, ModelUnavailableError
+from tactful.graphs.runner import SupportRunner
+from tactful.graphs.support import compile_support_graph
 from tests.support_helpers import shared_context
 
 

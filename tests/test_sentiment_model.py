@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.sentiment_model import (
+from tactful.agents.sentiment.model import (
     DEFAULT_SIGNALS_PATH,
     MARKER_CODES,
     SentimentReasoner,
@@ -15,7 +15,7 @@ from agents.sentiment_model import (
     least_squares_slope,
     load_signal_config,
 )
-from graphs.state import Event, SentimentState
+from tactful.agents.state import Event, SentimentState
 from tactful.errors import ConfigError
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from graphs.runner import TurnResult
+from tactful.graphs.runner import TurnResult
 from tactful.service.turns import TurnService
 from tests.server_helpers import assert_linear_history, in_process, parse_sse, service_settings, services_of
 

@@ -10,7 +10,7 @@ import pytest
 
 from tactful.errors import ConfigError
 from tactful.service.app import create_app
-from tactful.settings import REPO_ROOT
+from tests import REPO_ROOT
 from tests.server_helpers import KEY_ACME, KEY_GLOBEX, TWO_TENANTS, bearer, in_process, service_settings
 
 ACME, GLOBEX = bearer(KEY_ACME), bearer(KEY_GLOBEX)

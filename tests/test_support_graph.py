@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphs.runner import TurnResult
+from tactful.graphs.runner import TurnResult
 from tests.support_helpers import event, new_runner
 
 VIP = {"account_id": "acct-1", "name": "Dana", "tier": "vip", "value": 150000, "channel": "web"}

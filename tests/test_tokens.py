@@ -10,8 +10,8 @@ import pytest
 import tiktoken.load
 import tiktoken.registry
 
-from agents import tokens
-from agents.tokens import (
+from tactful.agents.engine import tokens
+from tactful.agents.engine.tokens import (
     ChatTurn,
     cached_locally,
     clip_tokens,
@@ -22,7 +22,7 @@ from agents.tokens import (
     fold_history,
     running_summary,
 )
-from graphs.state import Message
+from tactful.agents.state import Message
 from tactful.settings import Settings
 
 

@@ -1,5 +1,5 @@
 """Classifier: fit time, per-message latency and accuracy of the offline intent classifier
-(``agents.intent_model.IntentModel``, as ``tactful intents fit|eval`` use it) on the development data sets, and
+(``tactful.agents.intent.model.IntentModel``, as ``tactful intents fit|eval`` use it) on the development data sets, and
 the same for the product's own taxonomy model (``policies/taxonomy.yaml``, fitted at start-up).
 
 - BANKING77 (``banking77/train.csv``, 77 intents): one held-out fold of the 5-fold stratified split (fit on 4/5,
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tactful.bench.common import JSON, Target, percentile, progress, section, skipped
-from tactful.settings import REPO_ROOT
+from tactful.resources import package_path
 
 TARGET_BANKING77_ACCURACY = 0.93
 TARGET_CLINC150_IN_SCOPE_ACCURACY = 0.95
@@ -35,7 +35,7 @@ LATENCY_SAMPLE = 300
 
 def default_datasets() -> Path:
     env = os.environ.get("TACTFUL_DATASETS")
-    return Path(env) if env else (REPO_ROOT.parent / "shared" / "datasets")
+    return Path(env) if env else (package_path().resolve().parent.parent / "shared" / "datasets")
 
 
 def _per_class(
@@ -85,7 +85,7 @@ def _confusions(gold: Sequence[str], preds: Sequence[Any], oos_label: str | None
 
 
 def _fit(texts: Sequence[str], labels: Sequence[str], *, oos_label: str | None = None) -> tuple[Any, float]:
-    from agents.intent_model import IntentModel
+    from tactful.agents.intent.model import IntentModel
 
     t0 = time.perf_counter()
     model = IntentModel.fit(texts, labels, oos_label=oos_label, random_state=0)
@@ -93,8 +93,9 @@ def _fit(texts: Sequence[str], labels: Sequence[str], *, oos_label: str | None =
 
 
 def banking77(root: Path, *, quick: bool) -> JSON:
-    from agents.intent_model import stratified_folds
-    from tactful.commands.intents import load_labelled, score
+    from tactful.agents.intent.data import load_labelled
+    from tactful.agents.intent.model import stratified_folds
+    from tactful.agents.intent.scoring import score
 
     path = root / "banking77" / "train.csv"
     texts, labels = load_labelled(path, "text", "category")
@@ -125,7 +126,8 @@ def banking77(root: Path, *, quick: bool) -> JSON:
 
 
 def clinc150(root: Path, *, quick: bool) -> JSON:
-    from tactful.commands.intents import load_labelled, score
+    from tactful.agents.intent.data import load_labelled
+    from tactful.agents.intent.scoring import score
 
     path = root / "clinc150" / "clinc150_dev.json"
     texts, labels = load_labelled(path, "text", "label", "train,oos_train")
@@ -154,8 +156,8 @@ def clinc150(root: Path, *, quick: bool) -> JSON:
 
 def taxonomy() -> JSON:
     """The product's own model: the support context fits it from ``policies/taxonomy.yaml`` at start-up."""
-    from agents.engine import IntentRequest
-    from graphs.context import build_context
+    from tactful.agents.engine.seam import IntentRequest
+    from tactful.graphs.context import build_context
     from tactful.settings import Settings
 
     t0 = time.perf_counter()

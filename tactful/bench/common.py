@@ -15,7 +15,7 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.markup import escape
 
-from tactful.settings import REPO_ROOT
+from tactful.resources import source_checkout
 
 JSON = dict[str, Any]
 
@@ -135,7 +135,11 @@ def _memory_gib() -> float | None:
 def _git_commit() -> str | None:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=source_checkout() or ".",
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
     except (OSError, subprocess.SubprocessError):
         return None

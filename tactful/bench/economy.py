@@ -28,18 +28,20 @@ import yaml
 from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import SecretStr
 
-from agents.engine import IntentRequest
-from agents.tokens import count_chat, count_tokens
-from graphs.context import TurnContext, build_context
-from graphs.runner import SupportRunner
-from graphs.support import compile_support_graph
+from tactful.agents.context import TurnContext
+from tactful.agents.engine.seam import IntentRequest
+from tactful.agents.engine.tokens import count_chat, count_tokens
 from tactful.bench.common import JSON, Target, progress, section
 from tactful.bench.fake_openai import FakeModelConfig, FakeOpenAIServer
-from tactful.settings import REPO_ROOT, Settings
+from tactful.graphs.context import build_context
+from tactful.graphs.runner import SupportRunner
+from tactful.graphs.support import compile_support_graph
+from tactful.resources import EVALS_DIR
+from tactful.settings import Settings
 
 TARGET_CALLS_PER_TURN = 1.2
 TARGET_GROWTH_30_OVER_5 = 1.5
-SCENARIOS = REPO_ROOT / "evals" / "scenarios" / "support"
+SCENARIOS = EVALS_DIR / "scenarios" / "support"
 MARKS = (1, 5, 10, 15, 20, 25, 30)
 # a reply of realistic length (~70 tokens): the bot's replies are part of the history later prompts carry
 REPLY = (
@@ -160,8 +162,8 @@ async def _long_conversation(ctx: TurnContext, config: FakeModelConfig, turns: i
 
 
 async def eval_scenarios(settings: Settings, paths: Sequence[Path], *, limit: int | None) -> JSON:
-    from evals.runner import EvalRunner
-    from evals.scenario import SupportScenario, load_all
+    from tactful.evals.runner import EvalRunner
+    from tactful.evals.scenario import SupportScenario, load_all
 
     items, errors = load_all(paths)
     support = sorted((i for i in items if isinstance(i.scenario, SupportScenario)), key=lambda i: i.scenario.id)

@@ -1,5 +1,5 @@
 """Eval speed: scenarios per second of the eval suite (``evals/scenarios``) on the offline engine, through the same
-runner ``tactful eval`` uses (``evals.runner.run_scenarios``), and a cProfile of one run: what dominates.
+runner ``tactful eval`` uses (``tactful.evals.runner.run_scenarios``), and a cProfile of one run: what dominates.
 
 Timed like ``tactful eval`` times itself: the replay of the scenarios (contexts built and intent models fitted
 beforehand), one process (``--jobs 1``, the default) — and, for comparison, ``--jobs`` = the number of CPUs.
@@ -17,19 +17,20 @@ from pathlib import Path
 
 from tactful.bench import profile
 from tactful.bench.common import JSON, Target, progress, section
-from tactful.settings import REPO_ROOT, Settings
+from tactful.resources import EVALS_DIR
+from tactful.settings import Settings
 
 TARGET_SCENARIOS_PER_S = 100.0
-SCENARIOS = REPO_ROOT / "evals" / "scenarios"
+SCENARIOS = EVALS_DIR / "scenarios"
 
 
 def bench(*, quick: bool, paths: list[Path] | None = None, repeats: int | None = None,
           with_profile: bool | None = None) -> JSON:
-    from evals.checks import Scorer
-    from evals.detectors import Detectors
-    from evals.metrics import compute
-    from evals.runner import EvalRunner, run_scenarios
-    from evals.scenario import load_all
+    from tactful.evals.checks import Scorer
+    from tactful.evals.detectors import Detectors
+    from tactful.evals.metrics import compute
+    from tactful.evals.runner import EvalRunner, run_scenarios
+    from tactful.evals.scenario import load_all
 
     started = time.perf_counter()
     repeats = repeats or (1 if quick else 3)

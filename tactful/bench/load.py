@@ -50,7 +50,6 @@ from tactful.bench.common import (
 )
 from tactful.bench.economy import LONG_CONVERSATION
 from tactful.bench.fake_openai import free_port
-from tactful.settings import REPO_ROOT
 
 TARGET_CONCURRENCY = 500
 TARGET_P99_ADDED_MS = 100.0
@@ -107,7 +106,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def _process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
-        proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_ready(proc, ready_url, log)
         yield proc

@@ -25,14 +25,14 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 
-from agents.engine import IntentRequest, ReplyRequest, SentimentRequest
-from agents.policy import PolicyInputs, decide
-from graphs.checkpoint import tune_sqlite_saver
-from graphs.context import TurnContext
-from graphs.runner import SupportRunner
-from graphs.state import SupportState
-from graphs.support import compile_support_graph
+from tactful.agents.context import TurnContext
+from tactful.agents.engine.seam import IntentRequest, ReplyRequest, SentimentRequest
+from tactful.agents.policy.checker import PolicyInputs, decide
+from tactful.agents.state import SupportState
 from tactful.bench.common import JSON, Target, progress, section
+from tactful.graphs.checkpoint import tune_sqlite_saver
+from tactful.graphs.runner import SupportRunner
+from tactful.graphs.support import compile_support_graph
 from tactful.settings import Settings
 
 TARGET_RATIO = 2.0
@@ -325,7 +325,7 @@ def run(ctx: TurnContext, *, turns: int) -> dict[str, Any]:
 
 def bench(*, quick: bool, turns: int | None = None) -> JSON:
     """The ``overhead`` section: ≥ 1,000 turns of each graph in a full run (100 in ``--quick``)."""
-    from graphs.context import build_context
+    from tactful.graphs.context import build_context
 
     started = time.perf_counter()
     turns = turns or (100 if quick else MIN_FULL_TURNS)

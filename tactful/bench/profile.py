@@ -18,7 +18,7 @@ _SITE_MARKERS = ("site-packages/", "dist-packages/", "/lib/python3.")
 
 
 def package_of(path: str) -> str:
-    """``langgraph`` for ``.../site-packages/langgraph/pregel/main.py``, ``agents`` for ``agents/intent.py``,
+    """``langgraph`` for ``.../site-packages/langgraph/pregel/main.py``, ``agents`` for ``agents/intent/node.py``,
     ``asyncio`` for the standard library's ``asyncio/events.py``."""
     rest = path.replace("\\", "/")
     for marker in _SITE_MARKERS:
@@ -38,7 +38,7 @@ def package_of(path: str) -> str:
 # names the component; frames of other libraries (pydantic, numpy, sklearn, asyncio, anyio, database drivers, ...)
 # count for whoever called them. A stack with no match is event-loop and interpreter work.
 COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("token counting (tiktoken)", ("tiktoken/", "agents/tokens.py")),
+    ("token counting (tiktoken)", ("tiktoken/", "agents/engine/tokens.py")),
     ("model HTTP client (openai SDK, httpx)", ("openai/", "httpx/", "httpx2/", "httpcore/", "h11/")),
     ("checkpointer (langgraph.checkpoint)", ("langgraph/checkpoint/", "graphs/checkpoint.py")),
     ("specialists (agents/)", ("agents/",)),
@@ -180,10 +180,10 @@ def cprofile_summary(stats: pstats.Stats, *, top: int = 15) -> JSON:
 def _short(file: str) -> str:
     """A path from the package root (``langgraph/pregel/main.py``), for files of installed packages and of this
     repository."""
-    from tactful.settings import REPO_ROOT
+    from tactful.resources import package_path
 
     text = file.replace("\\", "/")
-    root = str(REPO_ROOT).replace("\\", "/") + "/"
+    root = str(package_path().parent).replace("\\", "/") + "/"
     if text.startswith(root):
         return text[len(root):]
     for marker in _SITE_MARKERS:

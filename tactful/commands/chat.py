@@ -19,11 +19,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from graphs.context import build_context
-from graphs.runner import SupportRunner, TurnResult
-from graphs.state import AccountContext, Event
-from graphs.support import compile_support_graph
+from tactful.agents.state import AccountContext, Event
 from tactful.errors import InputError
+from tactful.graphs.context import build_context
+from tactful.graphs.runner import SupportRunner, TurnResult
+from tactful.graphs.support import compile_support_graph
 from tactful.settings import Settings
 
 

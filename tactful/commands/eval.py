@@ -16,18 +16,19 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from evals.checks import Scorer
-from evals.detectors import Detectors
-from evals.gates import DEFAULT_GATES, evaluate, load_gates
-from evals.metrics import compute
-from evals.records import ScenarioRun
-from evals.report import RunInfo, build_report, write_report
-from evals.runner import EvalRunner, UserSimulator, run_scenarios
-from evals.scenario import load_all
 from tactful.errors import InputError
-from tactful.settings import REPO_ROOT, Settings
+from tactful.evals.checks import Scorer
+from tactful.evals.detectors import Detectors
+from tactful.evals.gates import DEFAULT_GATES, evaluate, load_gates
+from tactful.evals.metrics import compute
+from tactful.evals.records import ScenarioRun
+from tactful.evals.report import RunInfo, build_report, write_report
+from tactful.evals.runner import EvalRunner, UserSimulator, run_scenarios
+from tactful.evals.scenario import load_all
+from tactful.resources import EVALS_DIR
+from tactful.settings import Settings
 
-DEFAULT_SCENARIOS = REPO_ROOT / "evals" / "scenarios"
+DEFAULT_SCENARIOS = EVALS_DIR / "scenarios"
 
 
 def _relative(path: Path) -> Path:
@@ -62,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         nargs="*",
         type=Path,
         metavar="PATH",
-        help=f"scenario files or directories (default: {DEFAULT_SCENARIOS.relative_to(REPO_ROOT)})",
+        help=f"scenario files or directories (default: the shipped suite, {DEFAULT_SCENARIOS})",
     )
     p.add_argument(
         "--report",
@@ -94,7 +95,7 @@ def _simulator(args: argparse.Namespace, settings: Settings) -> UserSimulator | 
         return None
     if args.engine != "openai":
         raise InputError("--simulate needs a model engine: add --engine openai")
-    from evals.simulate import OpenAIUserSimulator
+    from tactful.evals.simulate import OpenAIUserSimulator
 
     return OpenAIUserSimulator(settings)
 

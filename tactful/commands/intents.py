@@ -9,7 +9,6 @@ input is an :class:`InputError`: one line on stderr, exit code 2.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -19,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import f1_score
 
-from agents.intent_model import (
+from tactful.agents.intent.data import load_labelled
+from tactful.agents.intent.model import (
     ENCODER_EXTRA,
     ENCODERS,
     CachedEncoder,
@@ -31,10 +30,8 @@ from agents.intent_model import (
     load_encoder,
     stratified_folds,
 )
+from tactful.agents.intent.scoring import round4, score
 from tactful.errors import InputError
-
-CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
-JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,129 +92,6 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-# ----------------------------------------------------------------------------------------------- reading data
-
-
-def load_labelled(
-    path: Path, text_col: str = "text", label_col: str = "label", split: str | None = None
-) -> tuple[list[str], list[str]]:
-    """Texts and labels from a data file; :class:`InputError` naming the file (and line) on any problem."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
-    suffix = path.suffix.lower()
-    if split is not None and suffix != ".json":
-        raise InputError(f"{path}: --split only applies to .json files")
-    try:
-        if suffix in CSV_SUFFIXES:
-            rows = list(_read_csv(path, text_col, label_col, CSV_SUFFIXES[suffix]))
-        elif suffix in JSONL_SUFFIXES:
-            rows = list(_read_jsonl(path, text_col, label_col))
-        elif suffix == ".json":
-            rows = list(_read_json(path, text_col, label_col, split))
-        else:
-            raise InputError(
-                f"{path}: unsupported file type {suffix or '(none)'}; use .csv, .tsv, .jsonl or .json"
-            )
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if not rows:
-        raise InputError(f"{path}: no data rows")
-    return [text for text, _ in rows], [label for _, label in rows]
-
-
-def _row(where: str, text: object, label: object) -> tuple[str, str]:
-    if not isinstance(text, str):
-        raise InputError(f"{where}: text must be a string, got {type(text).__name__}")
-    if not text.strip():
-        raise InputError(f"{where}: empty text")
-    if isinstance(label, bool) or not isinstance(label, str | int):
-        raise InputError(f"{where}: label must be a string, got {type(label).__name__}")
-    label = str(label).strip()
-    if not label:
-        raise InputError(f"{where}: empty label")
-    return text, label
-
-
-def _read_csv(path: Path, text_col: str, label_col: str, delimiter: str) -> Iterator[tuple[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        try:
-            header = reader.fieldnames
-            if not header:
-                raise InputError(f"{path}: empty file (no header row)")
-            missing = [c for c in (text_col, label_col) if c not in header]
-            if missing:
-                raise InputError(
-                    f"{path}: no column {missing[0]!r} (columns: {', '.join(str(h) for h in header)})"
-                )
-            for record in reader:
-                where = f"{path}:{reader.line_num}"
-                text, label = record.get(text_col), record.get(label_col)
-                if text is None or label is None:
-                    raise InputError(f"{where}: row has fewer fields than the header")
-                yield _row(where, text, label)
-        except csv.Error as exc:
-            raise InputError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
-
-
-def _read_jsonl(path: Path, text_col: str, label_col: str) -> Iterator[tuple[str, str]]:
-    with path.open(encoding="utf-8-sig") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{where}: invalid JSON: {exc.msg}") from None
-            yield _record(where, record, text_col, label_col)
-
-
-def _record(where: str, record: Any, text_col: str, label_col: str) -> tuple[str, str]:
-    if isinstance(record, list | tuple) and len(record) >= 2:
-        return _row(where, record[0], record[1])
-    if not isinstance(record, dict):
-        raise InputError(f"{where}: expected an object with {text_col!r} and {label_col!r}")
-    for col in (text_col, label_col):
-        if col not in record:
-            keys = ", ".join(map(str, record)) or "none"
-            raise InputError(f"{where}: no key {col!r} (keys: {keys})")
-    return _row(where, record[text_col], record[label_col])
-
-
-def _read_json(path: Path, text_col: str, label_col: str, split: str | None) -> Iterator[tuple[str, str]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    groups: list[tuple[str, Any]]
-    if isinstance(data, dict):
-        keys = ", ".join(map(str, data)) or "none"
-        if split is None:
-            raise InputError(f"{path}: an object of splits; pick some with --split (keys: {keys})")
-        groups = []
-        for name in (s.strip() for s in split.split(",")):
-            if name not in data:
-                raise InputError(f"{path}: no split {name!r} (keys: {keys})")
-            groups.append((name, data[name]))
-    elif isinstance(data, list):
-        if split is not None:
-            raise InputError(f"{path}: --split needs an object of splits, the file holds a list")
-        groups = [("", data)]
-    else:
-        raise InputError(f"{path}: expected a list of rows or an object of splits")
-    for name, rows in groups:
-        if not isinstance(rows, list):
-            raise InputError(f"{path}: split {name!r} is not a list of rows")
-        for i, record in enumerate(rows):
-            where = f"{path}:{name}[{i}]" if name else f"{path}:[{i}]"
-            yield _record(where, record, text_col, label_col)
-
-
 # ----------------------------------------------------------------------------------------------- commands
 
 
@@ -253,8 +127,8 @@ def run_fit(args: argparse.Namespace) -> int:
         "oos_label": model.oos_label,
         "encoder": model.encoder,
         "fit_seconds": round(fit_seconds, 3),
-        "cv_accuracy": _round(stats.get("cv_accuracy")),
-        "cv_oos_recall": _round(stats.get("cv_oos_recall")),
+        "cv_accuracy": round4(stats.get("cv_accuracy")),
+        "cv_oos_recall": round4(stats.get("cv_oos_recall")),
         "threshold": round(model.threshold, 6),
         "out": str(args.out),
     }
@@ -342,42 +216,6 @@ def _cross_validate(
     return gold, preds, model, statistics.fmean(fit_times)
 
 
-def score(gold: Sequence[str], preds: Sequence[IntentPrediction], oos_label: str | None) -> dict[str, Any]:
-    """Metrics for predictions against gold labels.
-
-    Without ``oos_label`` the data has no out-of-scope rows: ``accuracy`` and ``macro_f1`` score the top
-    in-scope label (classification), and ``rejected`` is the share the model would call out of scope.
-    With it, a message predicted out of scope counts as the oos label: ``accuracy`` covers every row,
-    ``in_scope_accuracy`` the in-scope rows (a rejected in-scope row is wrong), plus ``oos_recall`` and
-    ``oos_precision``."""
-    top = [p.top_label for p in preds]
-    rejected = np.array([p.out_of_scope for p in preds], dtype=bool)
-    if oos_label is None:
-        correct = np.array([t == g for t, g in zip(top, gold, strict=True)], dtype=bool)
-        return {
-            "accuracy": _round(float(correct.mean())),
-            "macro_f1": _round(float(f1_score(gold, top, average="macro", zero_division=0))),
-            "rejected": _round(float(rejected.mean())),
-            "accuracy_with_rejection": _round(float((correct & ~rejected).mean())),
-        }
-    predicted = [oos_label if r else t for r, t in zip(rejected, top, strict=True)]
-    correct = np.array([p == g for p, g in zip(predicted, gold, strict=True)], dtype=bool)
-    is_oos = np.array([g == oos_label for g in gold], dtype=bool)
-    top_correct = np.array([t == g for t, g in zip(top, gold, strict=True)], dtype=bool)
-    out: dict[str, Any] = {
-        "accuracy": _round(float(correct.mean())),
-        "macro_f1": _round(float(f1_score(gold, predicted, average="macro", zero_division=0))),
-        "n_in_scope": int((~is_oos).sum()),
-        "n_oos": int(is_oos.sum()),
-        "in_scope_accuracy": _round(float(correct[~is_oos].mean())) if (~is_oos).any() else None,
-        "in_scope_top_accuracy": _round(float(top_correct[~is_oos].mean())) if (~is_oos).any() else None,
-        "in_scope_rejected": _round(float(rejected[~is_oos].mean())) if (~is_oos).any() else None,
-        "oos_recall": _round(float(rejected[is_oos].mean())) if is_oos.any() else None,
-        "oos_precision": _round(float(is_oos[rejected].mean())) if rejected.any() else None,
-    }
-    return out
-
-
 def _latency(model: IntentModel, texts: Sequence[str], sample: int) -> dict[str, Any]:
     """Per-message latency of ``predict_one`` on the first ``sample`` texts, and batch time per message."""
     picked = list(_take(texts, sample))
@@ -403,7 +241,3 @@ def _take(items: Iterable[str], count: int) -> Iterator[str]:
         if i >= count:
             return
         yield item
-
-
-def _round(value: Any) -> float | None:
-    return None if value is None else round(float(value), 4)

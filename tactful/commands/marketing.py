@@ -31,9 +31,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from agents.marketing_models import MarketingDecision, MarketingRequest
-from agents.marketing_service import MarketingService
+from tactful.agents.marketing.models import MarketingDecision, MarketingRequest
 from tactful.errors import InputError
+from tactful.graphs.marketing_service import MarketingService
 from tactful.settings import Settings
 
 FLUSH_EVERY = 256

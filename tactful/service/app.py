@@ -13,11 +13,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from agents.marketing_service import MarketingService
-from graphs.context import EngineFactory, TurnContext, build_context
-from graphs.runner import SupportRunner
-from graphs.support import compile_support_graph
+from tactful.agents.context import TurnContext
 from tactful.errors import ConversationBusyError, InputError, TactfulError, WorkerBusyError
+from tactful.graphs.context import EngineFactory, build_context
+from tactful.graphs.marketing_service import MarketingService
+from tactful.graphs.runner import SupportRunner
+from tactful.graphs.support import compile_support_graph
 from tactful.service.auth import KeyRing
 from tactful.service.backend import open_backend
 from tactful.service.console import router as console_router

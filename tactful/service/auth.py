@@ -10,9 +10,9 @@ from typing import Annotated
 
 from pydantic import Field, RootModel
 
+from tactful.config import load_yaml_model
 from tactful.errors import ConfigError
 from tactful.settings import Settings
-from tactful.yamlfile import load_yaml_model
 
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 MIN_KEY_LENGTH = 16

@@ -11,7 +11,7 @@ from typing import Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from graphs.checkpoint import migration_lock, open_checkpointer, open_postgres_pool, sqlite_path
+from tactful.graphs.checkpoint import migration_lock, open_checkpointer, open_postgres_pool, sqlite_path
 from tactful.service.locks import AdvisoryLocks, ConversationLocks, file_locks_or_in_process
 from tactful.service.store import PostgresDatabase, SqliteDatabase, Store
 from tactful.settings import Settings

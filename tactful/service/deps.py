@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agents.marketing_service import MarketingService
+from tactful.graphs.marketing_service import MarketingService
 from tactful.service.auth import KeyRing, digest
 from tactful.service.backend import Backend
 from tactful.service.limits import RateLimiter

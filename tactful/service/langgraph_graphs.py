@@ -6,8 +6,8 @@ graph with its durable checkpointer (``tactful.service.app``).
 
 from __future__ import annotations
 
-from graphs.marketing import graph as marketing
-from graphs.support import compile_support_graph
+from tactful.graphs.marketing import graph as marketing
+from tactful.graphs.support import compile_support_graph
 
 support = compile_support_graph()
 

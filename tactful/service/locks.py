@@ -26,8 +26,8 @@ from typing import Protocol
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from graphs.checkpoint import PgPool, advisory_key
 from tactful.errors import ConversationBusyError, WorkerBusyError
+from tactful.graphs.checkpoint import PgPool, advisory_key
 
 log = logging.getLogger("tactful.locks")
 

@@ -1,5 +1,6 @@
 """Masking on store and send: card numbers, passwords and secrets (and, by setting, e-mails and phone numbers)
-never reach stored transcripts, handoff packets, logs or webhooks. Built on :func:`agents.redact.mask`."""
+never reach stored transcripts, handoff packets, logs or webhooks. Built on
+:func:`tactful.agents.guards.redact.mask`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
-from agents.redact import mask
-from graphs.state import AccountContext, Event, HandoffPacket
+from tactful.agents.guards.redact import mask
+from tactful.agents.state import AccountContext, Event, HandoffPacket
 
 T = TypeVar("T")
 

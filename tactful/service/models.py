@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
-from graphs.state import (
+from tactful.agents.state import (
     AccountContext,
     DecisionState,
     Event,

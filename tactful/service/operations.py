@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from agents.engine import SentimentRequest
-from graphs.runner import SupportRunner
-from graphs.state import AccountContext, Event, Message, SentimentState, SupportState
+from tactful.agents.engine.seam import SentimentRequest
+from tactful.agents.state import AccountContext, Event, Message, SentimentState, SupportState
+from tactful.graphs.runner import SupportRunner
 from tactful.service.errors import ConflictError, NotFoundError, PayloadTooLargeError
 from tactful.service.masking import Masker
 from tactful.service.models import (

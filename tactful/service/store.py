@@ -14,9 +14,9 @@ from typing import Any, Literal, Protocol
 
 import aiosqlite
 
-from graphs.checkpoint import PgPool
-from graphs.runner import TurnResult
-from graphs.state import AccountContext, Event, HandoffPacket
+from tactful.agents.state import AccountContext, Event, HandoffPacket
+from tactful.graphs.checkpoint import PgPool
+from tactful.graphs.runner import TurnResult
 from tactful.service.models import HandoffOut, HandoffStatus, WebhookStatus
 
 Row = dict[str, Any]

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 
 from langgraph.types import RunnableConfig
 
-from graphs.runner import StreamEvent, SupportRunner, TurnResult, result_from_state, thread_id
-from graphs.state import AccountContext, Event, SupportState
+from tactful.agents.state import AccountContext, Event, SupportState
 from tactful.errors import ConversationBusyError, WorkerBusyError
+from tactful.graphs.runner import StreamEvent, SupportRunner, TurnResult, result_from_state, thread_id
 from tactful.service.errors import ConflictError, PayloadTooLargeError
 from tactful.service.locks import ConversationLocks, Lease
 from tactful.service.masking import Masker

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from graphs.runner import TurnResult
+from tactful.graphs.runner import TurnResult
 from tactful.service.deps import ConversationId, ServicesDep, TenantDep
 from tactful.service.models import ConversationOut, MessageIn
 from tactful.service.routes import errors

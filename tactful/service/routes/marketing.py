@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agents.marketing_models import MarketingDecision, MarketingRequest
+from tactful.agents.marketing.models import MarketingDecision, MarketingRequest
 from tactful.service.deps import ServicesDep, TenantDep
 from tactful.service.routes import errors
 

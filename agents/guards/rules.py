@@ -1,0 +1,191 @@
+"""Deterministic guards. Each returns a :class:`GuardVerdict` with a reason code; none asks a model.
+
+Input guards look at the user's message before anything is generated; decision guards look at the conversation's
+history (repeated failure, restatements, trend × value); output guards look at a draft — whole, or as it streams.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from tactful.agents.guards.redact import find_sensitive
+from tactful.agents.policy.files import PolicyBundle
+from tactful.agents.state import Event, GuardVerdict, SentimentState
+
+SENSITIVE_REASON = "sensitive_topic"
+
+
+def verdict(
+    guard: str, stage: str, *, reason: str = "", effect: str = "none", detail: str = "", turn: int = 0
+) -> GuardVerdict:
+    return {
+        "guard": guard,
+        "stage": stage,  # type: ignore[typeddict-item]
+        "tripped": effect != "none",
+        "reason": reason,
+        "effect": effect,  # type: ignore[typeddict-item]
+        "detail": detail,
+        "turn": turn,
+    }
+
+
+def _shingles(text: str, size: int = 8) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    return {tuple(words[i : i + size]) for i in range(max(0, len(words) - size + 1))}
+
+
+@dataclass
+class Guards:
+    bundle: PolicyBundle
+    system_texts: Sequence[str] = ()
+    mask_emails: bool = False
+    mask_phones: bool = False
+
+    @cached_property
+    def _re(self) -> dict[str, list[re.Pattern[str]]]:
+        p = self.bundle.guards.patterns
+        return {
+            name: [re.compile(x, re.IGNORECASE) for x in getattr(p, name)]
+            for name in ("human_request", "injection", "unauthorized_promise", "legal_statement", "secret")
+        }
+
+    @cached_property
+    def _system_shingles(self) -> list[set[tuple[str, ...]]]:
+        return [s for s in (_shingles(t) for t in self.system_texts) if s]
+
+    @staticmethod
+    def _first(patterns: Iterable[re.Pattern[str]], text: str) -> str | None:
+        for pattern in patterns:
+            m = pattern.search(text)
+            if m:
+                return m.group(0)
+        return None
+
+    # ------------------------------------------------------------------ input
+
+    def human_request(self, text: str, *, turn: int) -> GuardVerdict:
+        hit = self._first(self._re["human_request"], text)
+        if hit:
+            return verdict("human_request", "input", reason="human_requested", effect="handoff", detail=hit, turn=turn)
+        return verdict("human_request", "input", turn=turn)
+
+    def sensitive_topic(self, text: str, *, turn: int) -> GuardVerdict:
+        for name, trig in self.bundle.policy.triggers.items():
+            if not trig.sensitive:
+                continue
+            hit = self._first(self.bundle.compiled_triggers[name], text)
+            if hit:
+                return verdict(
+                    "sensitive_topic", "input", reason=f"{SENSITIVE_REASON}:{name}", effect="handoff",
+                    detail=hit, turn=turn,
+                )
+        return verdict("sensitive_topic", "input", turn=turn)
+
+    def injection(self, text: str, *, turn: int, attempts_before: int) -> GuardVerdict:
+        hit = self._first(self._re["injection"], text)
+        if not hit:
+            return verdict("injection", "input", turn=turn)
+        limit = self.bundle.policy.thresholds.injection_attempts
+        effect = "handoff" if attempts_before + 1 >= limit else "block"
+        return verdict("injection", "input", reason="prompt_injection", effect=effect, detail=hit, turn=turn)
+
+    def turn_budget(self, *, turn: int) -> GuardVerdict:
+        budget = self.bundle.policy.thresholds.turn_budget
+        if turn > budget:
+            return verdict("turn_budget", "input", reason="turn_budget", effect="handoff",
+                           detail=f"turn {turn} > budget {budget}", turn=turn)
+        return verdict("turn_budget", "input", turn=turn)
+
+    def input_checks(self, text: str, *, turn: int, injection_attempts: int) -> list[GuardVerdict]:
+        return [
+            self.sensitive_topic(text, turn=turn),
+            self.human_request(text, turn=turn),
+            self.injection(text, turn=turn, attempts_before=injection_attempts),
+            self.turn_budget(turn=turn),
+        ]
+
+    # ------------------------------------------------------------------ decision
+
+    def decision_checks(
+        self,
+        *,
+        turn: int,
+        failures: int,
+        restatements: int,
+        sentiment: SentimentState | None,
+        account_value: float | None,
+    ) -> list[GuardVerdict]:
+        t = self.bundle.policy.thresholds
+        out: list[GuardVerdict] = []
+        if failures >= t.repeated_failures:
+            out.append(verdict("repeated_failure", "decision", reason="repeated_failure", effect="handoff",
+                               detail=f"{failures} failed answers", turn=turn))
+        elif restatements >= t.restatements:
+            out.append(verdict("restated_issue", "decision", reason="restated_issue", effect="handoff",
+                               detail=f"restated {restatements} times", turn=turn))
+        if (
+            sentiment is not None
+            and account_value is not None
+            and account_value >= t.high_value
+            and sentiment["trend"] == "rising"
+            and sentiment["frustration"] >= t.trend_value_frustration
+        ):
+            out.append(verdict("trend_value", "decision", reason="trend_value", effect="handoff",
+                               detail=f"value {account_value:.0f}, frustration {sentiment['frustration']:.2f} rising",
+                               turn=turn))
+        if not out:
+            out.append(verdict("decision", "decision", turn=turn))
+        return out
+
+    # ------------------------------------------------------------------ output
+
+    def output_check(self, draft: str, *, turn: int, stage: str = "output") -> GuardVerdict:
+        if self._system_shingles:
+            draft_sh = _shingles(draft)
+            for sys_sh in self._system_shingles:
+                overlap = len(draft_sh & sys_sh) / max(1, min(len(sys_sh), 20))
+                if draft_sh and overlap >= self.bundle.guards.system_text_overlap:
+                    return verdict("output", stage, reason="system_text_leak", effect="handoff",
+                                   detail=f"overlap {overlap:.2f}", turn=turn)
+        hit = self._first(self._re["unauthorized_promise"], draft)
+        if hit:
+            return verdict("output", stage, reason="unauthorized_promise", effect="handoff", detail=hit, turn=turn)
+        hit = self._first(self._re["legal_statement"], draft)
+        if hit:
+            return verdict("output", stage, reason="legal_statement", effect="handoff", detail=hit, turn=turn)
+        hit = self._first(self._re["secret"], draft)
+        found = find_sensitive(draft, emails=self.mask_emails, phones=self.mask_phones)
+        if hit or found:
+            kinds = ",".join(sorted({f.kind for f in found})) or "secret"
+            return verdict("output", stage, reason="pii_leak", effect="handoff", detail=kinds, turn=turn)
+        return verdict("output", stage, turn=turn)
+
+
+# ---------------------------------------------------------------------- triggers
+
+
+def fired_triggers(
+    bundle: PolicyBundle,
+    names: Iterable[str],
+    *,
+    text: str,
+    events: Sequence[Event],
+    frustration: float,
+    failures: int,
+) -> list[str]:
+    """Which of the named escalation triggers hold now (any condition of a trigger is enough)."""
+    counts = Counter(e["type"] for e in events)
+    fired: list[str] = []
+    for name in names:
+        trig = bundle.policy.triggers[name]
+        hit = any(p.search(text) for p in bundle.compiled_triggers[name])
+        hit = hit or any(counts.get(kind, 0) >= n for kind, n in trig.events.items())
+        hit = hit or (trig.frustration_at_least is not None and frustration >= trig.frustration_at_least)
+        hit = hit or (trig.failures_at_least is not None and failures >= trig.failures_at_least)
+        if hit:
+            fired.append(name)
+    return fired

@@ -1,0 +1,147 @@
+"""Intent classifier node: label, calibrated confidence and runner-up for the latest user message.
+
+Short follow-ups ("ok", "order 4412", "still broken") keep the issue already under way, and an answer to a
+clarifying question picks the option the person chose instead of being classified from scratch.
+"""
+
+from __future__ import annotations
+
+import re
+
+from langgraph.runtime import Runtime
+
+from tactful.agents.context import TurnContext
+from tactful.agents.engine.seam import IntentRequest, IntentResult
+from tactful.agents.state import IntentCandidate, IntentState, SupportState
+
+CARRY_MAX_WORDS = 8
+CARRY_BELOW = 0.4
+FOLLOWUP_NEW_ISSUE_AT = 0.85  # a "that didn't work" message this sure of another intent raises a new issue
+EVENT_HINT_BELOW = 0.5  # below this text confidence, an event of this turn that implies an intent decides
+NOT_AN_ISSUE = {"human_request"}
+_ORDINALS = {"1": 0, "one": 0, "first": 0, "former": 0, "2": 1, "two": 1, "second": 1, "latter": 1}
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 or w.isdigit()}
+
+
+def pick_option(text: str, options: list[tuple[str, str]]) -> str | None:
+    """Which offered (label, phrase) the reply to a clarifying question chose, if any."""
+    lowered = text.lower().strip()
+    for token in re.findall(r"[a-z0-9]+", lowered)[:3]:
+        if token in _ORDINALS and _ORDINALS[token] < len(options):
+            return options[_ORDINALS[token]][0]
+    said = _words(text)
+    best, best_score = None, 0
+    for label, phrase in options:
+        score = len(said & (_words(phrase) | _words(label.replace("_", " "))))
+        if score > best_score:
+            best, best_score = label, score
+    return best
+
+
+def _keeps_issue(text: str, result: IntentResult, previous: IntentState) -> bool:
+    """A follow-up stays on the issue under way unless it clearly raises another ("...and now I want to cancel")."""
+    return (
+        len(text.split()) <= 4
+        or result.label == previous["label"]
+        or result.out_of_scope
+        or result.confidence < FOLLOWUP_NEW_ISSUE_AT
+    )
+
+
+def to_state(ctx: TurnContext, result: IntentResult, *, source: str | None = None) -> IntentState:
+    spec = ctx.bundle.taxonomy.by_name.get(result.label)
+    runner: IntentCandidate | None = (
+        {"label": result.runner_up, "confidence": round(result.runner_up_confidence, 4)}
+        if result.runner_up
+        else None
+    )
+    return {
+        "label": result.label,
+        "confidence": round(result.confidence, 4),
+        "runner_up": runner,
+        "out_of_scope": result.out_of_scope,
+        "risk": spec.risk if spec else "low",
+        "queue": spec.queue if spec else ctx.bundle.taxonomy.out_of_scope.queue,
+        "source": source or result.source,
+    }
+
+
+async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
+    ctx = runtime.context
+    text = state["messages"][-1]["text"]
+    previous = state.get("intent")
+    request = IntentRequest(
+        turn_key=f"{state.get('conversation_id', '')}:{state.get('turn', 0)}",
+        text=text,
+        messages=state.get("messages", [])[-8:],
+        previous=previous,
+    )
+    result = await ctx.engine.classify(request)
+    update: dict[str, object] = {}
+    if result.usage:
+        update["usage"] = result.usage
+    if result.degraded:
+        update["degraded"] = True
+
+    intent = to_state(ctx, result)
+    decision = state.get("decision")
+    act = ctx.bundle.taxonomy.dialogue_acts.classify(
+        text, has_previous=previous is not None and not previous["out_of_scope"]
+    )
+    if state.get("last_action") == "clarify" and previous and decision:
+        offered = [
+            (label, ctx.bundle.taxonomy.by_name[label].clarify)
+            for label in [previous["label"], *([previous["runner_up"]["label"]] if previous["runner_up"] else [])]
+            if label in ctx.bundle.taxonomy.by_name
+        ]
+        chosen = pick_option(text, offered)
+        if chosen:
+            other = next((lab for lab, _ in offered if lab != chosen), None)
+            intent = to_state(
+                ctx,
+                IntentResult(label=chosen, confidence=max(0.9, result.confidence if result.label == chosen else 0.0),
+                             runner_up=other, runner_up_confidence=0.05),
+                source="clarified",
+            )
+            act = "new"
+    elif previous and act != "new" and (act == "acknowledgement" or _keeps_issue(text, result, previous)):
+        intent = {**previous, "source": "carried"}
+    else:
+        # "thanks, done. the export button does nothing": the thanks closes nothing, a new issue starts.
+        act = "new"
+        if (
+            previous
+            and not previous["out_of_scope"]
+            and (result.out_of_scope or result.confidence < CARRY_BELOW)
+            and len(text.split()) <= CARRY_MAX_WORDS
+        ):
+            intent = {**previous, "source": "carried"}
+            act = "followup"
+        elif result.out_of_scope or result.confidence < EVENT_HINT_BELOW:
+            hinted = implied_by_events(ctx, state, result)
+            if hinted:
+                intent = hinted
+
+    history = [*state.get("intent_history", []), intent["label"]]
+    update.update({"intent": intent, "intent_history": history, "act": act})
+    if not intent["out_of_scope"] and intent["label"] not in NOT_AN_ISSUE:
+        update["issue"] = intent
+    return update
+
+
+def implied_by_events(ctx: TurnContext, state: SupportState, result: IntentResult) -> IntentState | None:
+    """An intent pointed to by a behavioural event of this turn (an account lock means an access problem)."""
+    arrived = [e["type"] for e in state.get("new_events", [])]
+    for spec in ctx.bundle.taxonomy.intents:
+        if any(kind in spec.implied_by_events for kind in arrived):
+            hinted = IntentResult(
+                label=spec.name,
+                confidence=max(EVENT_HINT_BELOW, result.confidence),
+                runner_up=result.label if result.label != spec.name and not result.out_of_scope else None,
+                runner_up_confidence=result.confidence if result.label != spec.name else 0.0,
+            )
+            return to_state(ctx, hinted, source="event")
+    return None

@@ -1,0 +1,264 @@
+"""Schemas for the taxonomy, support policy and guard files, and loading them (per tenant) with file/line errors."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from tactful.config import Strict, line_in, load_yaml_model
+from tactful.errors import ConfigError
+
+Risk = Literal["low", "medium", "high"]
+TrendName = Literal["rising", "falling", "steady"]
+Action = Literal["respond", "clarify", "assist", "escalate"]
+
+
+def _compile(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    return patterns
+
+
+# --------------------------------------------------------------------------- taxonomy
+
+
+class IntentSpec(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    risk: Risk
+    queue: str
+    clarify: str
+    escalate_on: list[str] = []
+    next_steps: list[str] = []
+    examples: list[str] = Field(min_length=3)
+    implied_by_events: list[str] = []
+    """Behavioural event types that point to this intent when the text alone is unclear."""
+
+
+class OutOfScope(Strict):
+    queue: str = "general"
+    examples: list[str] = []
+
+
+DialogueActName = Literal["new", "followup", "closing", "acknowledgement"]
+
+
+class DialogueActs(Strict):
+    """Short replies that are about the conversation rather than a new request: thanks, "that worked", "ok",
+    a bare reference number. They keep the issue under way instead of being classified from scratch."""
+
+    max_words: int = Field(default=12, ge=1)
+    closing: list[str] = []
+    """The person says the answer worked or thanks the bot: close out, don't answer again."""
+    acknowledgement: list[str] = []
+    """A bare "ok" / "got it": confirm and stay available."""
+    not_closing: list[str] = []
+    """Words that undo a closing ("thanks, but it still doesn't work")."""
+    reference: list[str] = []
+    """A reference the person was asked for or offers (order number, invoice id): a follow-up on the same issue."""
+    followup: list[str] = []
+    """A short report that the last answer did not work ("still not working", "didn't help"): same issue."""
+
+    _check = field_validator("closing", "acknowledgement", "not_closing", "reference", "followup")(_compile)
+
+    def classify(self, text: str, *, has_previous: bool) -> DialogueActName:
+        if not has_previous:
+            return "new"
+        lowered = text.lower().strip()
+        words = lowered.split()
+        if len(words) > self.max_words:
+            return "new"
+        if "?" not in lowered and not any(re.search(p, lowered) for p in self.not_closing):
+            if any(re.search(p, lowered) for p in self.closing):
+                return "closing"
+            if any(re.search(p, lowered) for p in self.acknowledgement):
+                return "acknowledgement"
+        if len(words) <= 4 and any(re.search(p, lowered) for p in self.reference):
+            return "followup"
+        if any(re.search(p, lowered) for p in self.followup):
+            return "followup"
+        return "new"
+
+
+class Taxonomy(Strict):
+    version: int = 1
+    out_of_scope: OutOfScope = OutOfScope()
+    intents: list[IntentSpec] = Field(min_length=2)
+    dialogue_acts: DialogueActs = DialogueActs()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Taxonomy:
+        seen: set[str] = set()
+        for spec in self.intents:
+            if spec.name in seen:
+                raise ValueError(f"intent {spec.name!r} is defined twice")
+            seen.add(spec.name)
+        return self
+
+    @cached_property
+    def by_name(self) -> dict[str, IntentSpec]:
+        return {spec.name: spec for spec in self.intents}
+
+
+# --------------------------------------------------------------------------- support policy
+
+
+class Trigger(Strict):
+    sensitive: bool = False
+    always: bool = False
+    """Checked by the policy for every intent, not only those listing it in ``escalate_on``."""
+    queue: str | None = None
+    patterns: list[str] = []
+    events: dict[str, int] = {}
+    frustration_at_least: float | None = None
+    failures_at_least: int | None = None
+
+    _check = field_validator("patterns")(_compile)
+
+
+class Condition(Strict):
+    """Every given field must hold for the rule to match."""
+
+    trigger_fired: bool | None = None
+    intents: list[str] | None = None
+    risk: list[Risk] | None = None
+    out_of_scope: bool | None = None
+    confidence_below: float | None = None
+    confidence_at_least: float | None = None
+    margin_below: float | None = None
+    frustration_at_least: float | None = None
+    urgency_at_least: float | None = None
+    score_below: float | None = None
+    trend: list[TrendName] | None = None
+    value_at_least: float | None = None
+    tiers: list[str] | None = None
+    prior_escalations_at_least: int | None = None
+    failures_at_least: int | None = None
+    clarifications_below: int | None = None
+    sentiment_labels: list[str] | None = None
+    acts: list[DialogueActName] | None = None
+    answered: bool | None = None
+    """The bot already answered this same intent on its previous turn."""
+
+
+class Rule(Strict):
+    id: str
+    when: Condition
+    action: Action
+    reason: str
+
+
+class DefaultRule(Strict):
+    action: Action = "assist"
+    reason: str = "default"
+
+
+class Thresholds(Strict):
+    max_clarifications: int = 1
+    turn_budget: int = 24
+    repeated_failures: int = 2
+    restatements: int = 2
+    injection_attempts: int = 2
+    high_value: float = 50000
+    trend_value_frustration: float = 0.35
+
+
+class HandoffConfig(Strict):
+    next_steps: dict[str, str] = {}
+    queue_wait_minutes: dict[str, int] = {}
+
+
+class SupportPolicy(Strict):
+    version: int = 1
+    thresholds: Thresholds = Thresholds()
+    triggers: dict[str, Trigger] = {}
+    rules: list[Rule] = Field(min_length=1)
+    default: DefaultRule = DefaultRule()
+    handoff: HandoffConfig = HandoffConfig()
+
+
+# --------------------------------------------------------------------------- guards
+
+
+class GuardPatterns(Strict):
+    human_request: list[str]
+    injection: list[str]
+    unauthorized_promise: list[str]
+    legal_statement: list[str] = []
+    secret: list[str] = []
+
+    _check = field_validator("*")(_compile)
+
+
+class GuardsFile(Strict):
+    version: int = 1
+    patterns: GuardPatterns
+    system_text_overlap: float = 0.5
+    """Share of a system prompt's 8-word shingles found in a draft that counts as leakage."""
+
+
+# --------------------------------------------------------------------------- the bundle
+
+
+class PolicyBundle:
+    """Taxonomy, support policy and guard patterns for one tenant, validated together."""
+
+    def __init__(self, directory: Path, *, fallback: Path | None = None) -> None:
+        self.directory = directory
+
+        def pick(name: str) -> Path:
+            own = directory / name
+            if own.exists() or fallback is None:
+                return own
+            return fallback / name
+
+        self.taxonomy_path = pick("taxonomy.yaml")
+        self.policy_path = pick("support.yaml")
+        self.guards_path = pick("guards.yaml")
+        self.taxonomy = load_yaml_model(self.taxonomy_path, Taxonomy)
+        self.policy = load_yaml_model(self.policy_path, SupportPolicy)
+        self.guards = load_yaml_model(self.guards_path, GuardsFile)
+        self._cross_check()
+
+    def _cross_check(self) -> None:
+        triggers = self.policy.triggers
+        for i, spec in enumerate(self.taxonomy.intents):
+            for j, name in enumerate(spec.escalate_on):
+                if name not in triggers:
+                    raise ConfigError(
+                        f"intents.{i}.escalate_on: unknown trigger {name!r} (not in {self.policy_path.name})",
+                        path=self.taxonomy_path,
+                        line=line_in(self.taxonomy_path, ["intents", i, "escalate_on", j]),
+                    )
+        known = set(self.taxonomy.by_name)
+        for i, rule in enumerate(self.policy.rules):
+            for name in rule.when.intents or []:
+                if name not in known:
+                    raise ConfigError(
+                        f"rules.{i}.when.intents: unknown intent {name!r} (not in {self.taxonomy_path.name})",
+                        path=self.policy_path,
+                        line=line_in(self.policy_path, ["rules", i, "when", "intents"]),
+                    )
+
+    @cached_property
+    def compiled_triggers(self) -> dict[str, list[re.Pattern[str]]]:
+        return {
+            name: [re.compile(p, re.IGNORECASE) for p in trig.patterns]
+            for name, trig in self.policy.triggers.items()
+        }
+
+
+def load_bundle(policy_dir: Path, tenant: str | None = None) -> PolicyBundle:
+    """The default bundle, or a tenant's, whose files override the defaults one by one."""
+    if tenant and tenant != "default":
+        tenant_dir = policy_dir / "tenants" / tenant
+        if tenant_dir.is_dir():
+            return PolicyBundle(tenant_dir, fallback=policy_dir)
+    return PolicyBundle(policy_dir)

@@ -1,0 +1,174 @@
+"""Reply templates from ``prompts/replies.yaml`` and the offline drafting that assembles them.
+
+A reply acknowledges the person's situation first (from their intent and recent events), then acts (answer,
+question, options or handoff notice), then offers control: a path to a person and a way to correct a wrong guess.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from tactful.agents.engine.seam import ReplyRequest, Tone
+from tactful.config import load_yaml_model
+
+
+class Variants(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    standard: str
+    brief: str
+    steady: str | None = None
+
+    def pick(self, tone: Tone) -> str:
+        if tone == "steady":
+            return self.steady or self.standard
+        return self.brief if tone == "brief" else self.standard
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ack: str
+    standard: str
+    brief: str
+
+
+class ReplyTemplates(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: int = 1
+    acknowledge_events: dict[str, str]
+    acknowledge_repeat: Variants
+    answers: dict[str, Answer]
+    clarify: Variants
+    clarify_options_other: str
+    assist_intro: Variants
+    out_of_scope: Variants
+    handoff: Variants
+    handoff_safety: str
+    block: Variants
+    footer_human: Variants
+    footer_correct: Variants
+    option_human: str
+    closing: Variants
+    """The person says it worked or thanks us: close out instead of answering again."""
+    acknowledged: Variants
+    """A bare "ok": confirm and stay available."""
+    noted_reference: str
+    """A follow-up that carries a reference (order number, invoice id): say it was taken. Placeholder {ref}."""
+    follow_up_nudge: Variants
+    """A follow-up after the options were already listed: don't list them again."""
+    queue_names: dict[str, str]
+
+
+@lru_cache(maxsize=8)
+def load_templates(prompts_dir: Path) -> ReplyTemplates:
+    return load_yaml_model(prompts_dir / "replies.yaml", ReplyTemplates)
+
+
+def queue_label(templates: ReplyTemplates, queue: str | None) -> str:
+    return templates.queue_names.get(queue or "general", (queue or "support").replace("_", " "))
+
+
+def _wait_text(minutes: int | None) -> str:
+    if minutes is None:
+        minutes = 10
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(minutes / 60)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+def acknowledgement(templates: ReplyTemplates, request: ReplyRequest) -> str:
+    """Plain-words recognition of what the person is trying to do and what stands in the way."""
+    parts: list[str] = []
+    seen: set[str] = set()
+    for event in reversed(list(request.events)[-5:]):
+        text = templates.acknowledge_events.get(event["type"])
+        if text and event["type"] not in seen:
+            parts.append(text)
+            seen.add(event["type"])
+            break
+    intent = request.intent
+    if not parts and intent and not intent["out_of_scope"] and intent["label"] in templates.answers:
+        parts.append(templates.answers[intent["label"]].ack)
+    markers = set(request.sentiment["markers"]) if request.sentiment else set()
+    answered = any(m["role"] == "bot" for m in request.messages[:-1])
+    if answered and markers & {"restated", "again", "nth_time", "bot_negative"}:
+        parts.append(templates.acknowledge_repeat.pick(request.tone))
+    return " ".join(parts)
+
+
+_REFERENCE = re.compile(r"(?:#\s?\d{3,}|\b[A-Za-z]{2,4}-\d{3,}\b|\b\d{4,}\b)")
+
+
+def _follow_up(templates: ReplyTemplates, request: ReplyRequest) -> list[str]:
+    """A follow-up on an issue the bot already answered: take any reference given, then offer the next steps —
+    or, when they were listed already, say what happens next instead of listing them twice."""
+    tone = request.tone
+    lines: list[str] = []
+    said = request.messages[-1]["text"] if request.messages else ""
+    ref = _REFERENCE.search(said)
+    if ref:
+        lines.append(templates.noted_reference.format(ref=ref.group(0)))
+    previous = next((m["text"] for m in reversed(request.messages[:-1]) if m["role"] == "bot"), "")
+    if request.options and templates.assist_intro.pick(tone) not in previous:
+        lines.append(templates.assist_intro.pick(tone))
+        lines.extend(f"{i}. {opt}" for i, opt in enumerate(request.options, start=1))
+    else:
+        lines.append(templates.follow_up_nudge.pick(tone))
+    return lines
+
+
+def render_offline(templates: ReplyTemplates, request: ReplyRequest) -> str:
+    """The whole reply text for ``request`` from templates only (deterministic)."""
+    tone = request.tone
+    lines: list[str] = []
+    intent = request.intent
+    label = intent["label"] if intent else None
+    answer = templates.answers.get(label) if label else None
+
+    if request.action == "block":
+        return templates.block.pick(tone)
+
+    if request.action == "handoff":
+        text = templates.handoff.pick(tone).format(
+            queue_name=queue_label(templates, request.queue), wait=_wait_text(request.wait_minutes)
+        )
+        if request.decision and request.decision["reason"].endswith("safety"):
+            return f"{templates.handoff_safety} {text}"
+        ack = acknowledgement(templates, request)
+        return f"{ack} {text}".strip()
+
+    if request.action == "clarify":
+        first = request.options[0] if request.options else "your account"
+        second = request.options[1] if len(request.options) > 1 else "something else"
+        return templates.clarify.pick(tone).format(first=first, second=second)
+
+    reason = request.decision["reason"] if request.decision else ""
+    if reason == "resolved":
+        return templates.closing.pick(tone)
+    if reason == "acknowledged":
+        return templates.acknowledged.pick(tone)
+    if reason == "follow_up":
+        lines.extend(_follow_up(templates, request))
+    elif intent and intent["out_of_scope"]:
+        lines.append(templates.out_of_scope.pick(tone))
+    else:
+        ack = acknowledgement(templates, request)
+        if ack:
+            lines.append(ack)
+        if request.action == "respond" and answer:
+            lines.append(answer.brief if tone == "brief" else answer.standard)
+        elif request.action == "assist":
+            already = any(answer and answer.standard in m["text"] for m in request.messages if m["role"] == "bot")
+            if answer and tone != "brief" and not already:
+                lines.append(answer.standard)
+            lines.append(templates.assist_intro.pick(tone))
+            lines.extend(f"{i}. {opt}" for i, opt in enumerate(request.options, start=1))
+    if reason != "follow_up" or lines[-1] != templates.follow_up_nudge.pick(tone):
+        lines.append(templates.footer_human.pick(tone))
+    if not (intent and intent["out_of_scope"]):
+        lines.append(templates.footer_correct.pick(tone))
+    return "\n".join(lines)

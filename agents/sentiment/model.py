@@ -1,0 +1,628 @@
+"""The offline sentiment reasoner: VADER valence, frustration markers, behavioural events, a trend over turns.
+
+Pure logic, no graph and no model: :meth:`SentimentReasoner.assess` turns one user message (with the
+conversation's earlier sentiment, user texts and events) into the :class:`~tactful.agents.state.SentimentState`
+after that turn. Every signal and weight lives in ``policies/signals.yaml``; the method and its measured
+figures are in ``docs/sentiment.md``.
+
+Frustration is a noisy-OR of independent contributions (negative valence, each marker, events, a carry of the
+previous turn), so each signal can only raise it and it stays in 0..1. Two rules hold whatever the weights:
+a terse message raises frustration only right after a bot failure (never on mobile), and hurry cues raise
+urgency only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from itertools import pairwise
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from tactful.agents.state import Event, SentimentState, SentimentTurn, Trend
+from tactful.config import Regexes, Strict, check_patterns, load_yaml_model
+from tactful.errors import ConfigError
+from tactful.resources import POLICY_DIR
+
+DEFAULT_SIGNALS_PATH = POLICY_DIR / "signals.yaml"
+
+Label = Literal["calm", "positive", "negative", "frustrated", "distressed"]
+
+# Marker codes, as they appear in ``SentimentState.markers`` / ``SentimentTurn.markers``.
+RESTATED = "restated"
+AGAIN = "again"
+NTH_TIME = "nth_time"
+CAPS = "caps"
+PUNCTUATION = "punctuation"
+PROFANITY = "profanity"
+BOT_NEGATIVE = "bot_negative"
+EXASPERATION = "exasperation"
+TERSE_AFTER_FAILURE = "terse_after_failure"
+CANCEL_THREAT = "cancel_threat"
+DISTRESS = "distress"
+MARKER_CODES: tuple[str, ...] = (
+    RESTATED,
+    AGAIN,
+    NTH_TIME,
+    CAPS,
+    PUNCTUATION,
+    PROFANITY,
+    BOT_NEGATIVE,
+    EXASPERATION,
+    TERSE_AFTER_FAILURE,
+    CANCEL_THREAT,
+    DISTRESS,
+)
+
+Weight = float  # a contribution in 0..1
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _compile_all(patterns: Iterable[str]) -> list[re.Pattern[str]]:
+    return [re.compile(pattern, re.IGNORECASE) for pattern in patterns]
+
+
+class PatternMarker(Strict):
+    """A marker that fires when any of its patterns matches."""
+
+    weight: float = Field(ge=0, le=1)
+    patterns: Regexes = Field(min_length=1)
+
+    @cached_property
+    def compiled(self) -> list[re.Pattern[str]]:
+        return _compile_all(self.patterns)
+
+
+class DistressMarker(PatternMarker):
+    urgency: float = Field(ge=0, le=1)
+
+
+class RestatedMarker(Strict):
+    weight: float = Field(ge=0, le=1)
+    threshold: float = Field(gt=0, le=1)
+    min_tokens: int = Field(ge=1)
+    lookback: int = Field(ge=1)
+    synonyms: dict[str, str] = {}
+    ignore_words: list[str] = []
+    cues: Regexes = []  # phrases that say "I am asking this again" in other words ("as I said", "I mean")
+
+    @cached_property
+    def compiled_cues(self) -> list[re.Pattern[str]]:
+        return _compile_all(self.cues)
+
+
+class CapsMarker(Strict):
+    weight: float = Field(ge=0, le=1)
+    min_length: int = Field(ge=2)
+    min_words: int = Field(ge=1)
+    acronyms: list[str] = []
+
+
+class PunctuationMarker(Strict):
+    weight: float = Field(ge=0, le=1)
+    min_run: int = Field(ge=2)
+
+
+class TerseRule(Strict):
+    weight: float = Field(ge=0, le=1)
+    max_words: int = Field(ge=1)
+    max_compound: float = Field(ge=-1, le=1)
+    ignore_after_actions: list[str] = []
+    ignore_data: bool = True
+    mobile_factor: float = Field(ge=0, le=1)
+    mobile_channels: list[str] = []
+    mobile_devices: list[str] = []
+
+
+class Markers(Strict):
+    restated: RestatedMarker
+    again: PatternMarker
+    nth_time: PatternMarker
+    caps: CapsMarker
+    punctuation: PunctuationMarker
+    profanity: PatternMarker
+    bot_negative: PatternMarker
+    exasperation: PatternMarker
+    terse_after_failure: TerseRule
+    cancel_threat: PatternMarker
+    distress: DistressMarker
+
+
+class Valence(Strict):
+    weight: float = Field(ge=0, le=1)
+    floor: float = Field(ge=0, lt=1)
+    exponent: float = Field(gt=0)
+    lean: float = Field(default=0.0, ge=0, le=0.2)
+
+
+class Cue(Strict):
+    pattern: str
+    weight: float = Field(ge=0, le=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        check_patterns([value])
+        return value
+
+    @cached_property
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, re.IGNORECASE)
+
+
+class UrgencyConfig(Strict):
+    carry: float = Field(ge=0, le=1)
+    hurried_at: float = Field(gt=0, le=1)
+    hurry: list[Cue]
+    keywords: list[Cue] = []
+
+
+class EventWeight(Strict):
+    frustration: float = Field(ge=0, le=1)
+    urgency: float = Field(default=0.0, ge=0, le=1)
+
+
+class EventsConfig(Strict):
+    decay_per_turn: float = Field(ge=0, le=1)
+    half_life_minutes: float = Field(gt=0)
+    repeat_boost: float = Field(ge=0)
+    max_frustration: float = Field(ge=0, le=1)
+    aliases: dict[str, str] = {}
+    weights: dict[str, EventWeight]
+
+    @model_validator(mode="after")
+    def _aliases_resolve(self) -> EventsConfig:
+        for alias, target in self.aliases.items():
+            if target not in self.weights:
+                raise ValueError(f"alias {alias!r} points to {target!r}, which has no weights")
+        return self
+
+
+class CarryConfig(Strict):
+    inertia: float = Field(ge=0, lt=1)
+    accumulate: float = Field(ge=0, lt=1)
+    accumulate_from: float = Field(gt=0, le=1)
+    relief_event_factor: float = Field(ge=0, le=1)
+    relief: Regexes
+
+    @cached_property
+    def compiled(self) -> list[re.Pattern[str]]:
+        return _compile_all(self.relief)
+
+
+class TrendConfig(Strict):
+    window: int = Field(ge=2)
+    min_points: int = Field(ge=2)
+    dead_band: float = Field(ge=0)
+    min_moves: int = Field(ge=1)
+    move_epsilon: float = Field(ge=0)
+    history_limit: int = Field(default=50, ge=2)
+
+
+class LabelThresholds(Strict):
+    frustrated: float = Field(gt=0, le=1)
+    negative: float = Field(gt=0, le=1)
+    negative_score: float = Field(ge=-1, le=0)
+    positive_score: float = Field(ge=0, le=1)
+    positive_max_frustration: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LabelThresholds:
+        if self.negative > self.frustrated:
+            raise ValueError("the negative threshold must not exceed the frustrated threshold")
+        return self
+
+
+class SignalConfig(Strict):
+    """Everything the reasoner weighs, loaded from ``policies/signals.yaml``."""
+
+    version: int = 1
+    valence: Valence
+    intensifier_max_compound: float = Field(ge=-1, le=1)
+    markers: Markers
+    urgency: UrgencyConfig
+    events: EventsConfig
+    carry: CarryConfig
+    trend: TrendConfig
+    labels: LabelThresholds
+
+
+def load_signal_config(path: Path | None = None) -> SignalConfig:
+    """Load and validate the signals file; a bad key or value raises :class:`ConfigError` with file:line."""
+    target = path if path is not None else DEFAULT_SIGNALS_PATH
+    if not target.is_file():
+        raise ConfigError("signals file not found", path=target)
+    return load_yaml_model(target, SignalConfig)
+
+
+# --------------------------------------------------------------------------- text helpers
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+_CONTRACTIONS = (
+    (re.compile(r"\bcannot\b"), "can not"),
+    (re.compile(r"\bcan'?t\b"), "can not"),
+    (re.compile(r"\bwon'?t\b"), "will not"),
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'(s|m|re|ll|ve|d)\b"), ""),
+)
+_WORD = re.compile(r"[a-z0-9]+")
+_RAW_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+_DATA_TOKEN = re.compile(r"\d|@|#")
+_SUFFIXES = ("ing", "ed", "es", "s", "e")
+
+
+def _normalize(text: str) -> str:
+    return text.translate(_APOSTROPHES).lower()
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
+        word = word[:-1]
+    return word
+
+
+def _noisy_or(weights: Iterable[float]) -> float:
+    keep = 1.0
+    for weight in weights:
+        keep *= 1.0 - min(1.0, max(0.0, weight))
+    return 1.0 - keep
+
+
+def _dice(left: set[str], right: set[str]) -> float:
+    if not left or not right:
+        return 0.0
+    return 2.0 * len(left & right) / (len(left) + len(right))
+
+
+def _trigrams(tokens: Sequence[str]) -> set[str]:
+    joined = "".join(tokens)
+    if len(joined) < 3:
+        return {joined} if joined else set()
+    return {joined[i : i + 3] for i in range(len(joined) - 2)}
+
+
+def _parse_time(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        stamp = value
+    else:
+        try:
+            stamp = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+def least_squares_slope(values: Sequence[float]) -> float:
+    """Slope of the least-squares line through ``values`` at x = 0, 1, 2, ... (0 below two points)."""
+    count = len(values)
+    if count < 2:
+        return 0.0
+    mean_x = (count - 1) / 2.0
+    mean_y = sum(values) / count
+    num = sum((i - mean_x) * (v - mean_y) for i, v in enumerate(values))
+    den = sum((i - mean_x) ** 2 for i in range(count))
+    return num / den
+
+
+# --------------------------------------------------------------------------- the reasoner
+
+
+class SentimentReasoner:
+    """Scores a conversation's sentiment turn by turn from text, markers, events, history."""
+
+    def __init__(self, config: SignalConfig) -> None:
+        self.config = config
+        self._vader = SentimentIntensityAnalyzer()
+        restated = config.markers.restated
+        self._synonyms = {_normalize(k): _normalize(v) for k, v in restated.synonyms.items()}
+        self._ignore = {_normalize(word) for word in restated.ignore_words}
+        self._acronyms = {word.upper() for word in config.markers.caps.acronyms}
+        run = config.markers.punctuation.min_run
+        self._punct = re.compile(r"[!?]{%d,}" % run)  # noqa: UP031 - a regex quantifier, not formatting
+        self._events: dict[str, EventWeight] = dict(config.events.weights)
+
+    # ------------------------------------------------------------------ public API
+
+    def assess(
+        self,
+        text: str,
+        *,
+        turn: int,
+        previous: SentimentState | None,
+        prior_user_texts: Sequence[str],
+        events: Sequence[Event],
+        last_bot_action: str | None,
+        failures: int,
+        channel: str | None = None,
+        device: str | None = None,
+        now: datetime | str | None = None,
+    ) -> SentimentState:
+        """The conversation's sentiment after this user turn.
+
+        ``events`` are all behavioural events known so far; each weighs less every turn after the one it
+        arrived on (``detail["turn"]``) or, without one, every half-life after its ``at`` when ``now`` is
+        given; otherwise it counts in full until a relief message ("thanks, that worked") damps it.
+        """
+        cfg = self.config
+        lowered = _normalize(text)
+        score = float(self._vader.polarity_scores(text)["compound"])
+        relief = any(p.search(lowered) for p in cfg.carry.compiled)
+
+        markers, marker_weights = self._markers(
+            text,
+            lowered,
+            score=score,
+            prior_user_texts=prior_user_texts,
+            last_bot_action=last_bot_action,
+            failures=failures,
+            mobile=self._is_mobile(channel, device),
+        )
+        text_frustration = _noisy_or([self._valence(score), *marker_weights])
+
+        event_frustration, event_urgency = self._event_pressure(events, turn=turn, now=_parse_time(now))
+        earlier = list(previous["history"]) if previous else []
+        kept = [entry for entry in earlier if entry["turn"] < turn]
+        prev_frustration, prev_urgency = self._carried(previous, kept, rescoring=len(kept) < len(earlier))
+        inertia = cfg.carry.accumulate if text_frustration >= cfg.carry.accumulate_from else cfg.carry.inertia
+        carry = inertia * max(0.0, prev_frustration - event_frustration)
+        urgency_carry = cfg.urgency.carry * prev_urgency
+        if relief:
+            carry = 0.0
+            urgency_carry = 0.0
+            event_frustration *= cfg.carry.relief_event_factor
+            event_urgency *= cfg.carry.relief_event_factor
+        frustration = _noisy_or([text_frustration, carry, event_frustration])
+
+        hurry = _noisy_or(cue.weight for cue in cfg.urgency.hurry if cue.compiled.search(lowered))
+        keywords = _noisy_or(cue.weight for cue in cfg.urgency.keywords if cue.compiled.search(lowered))
+        distress_urgency = cfg.markers.distress.urgency if DISTRESS in markers else 0.0
+        urgency = _noisy_or([hurry, keywords, distress_urgency, event_urgency, urgency_carry])
+        terse = self._is_terse(text)
+        hurried = hurry >= cfg.urgency.hurried_at or (
+            bool(previous and previous["hurried"]) and terse and not relief
+        )
+
+        frustration = round(frustration, 4)
+        urgency = round(urgency, 4)
+        this_turn: SentimentTurn = {
+            "turn": turn,
+            "score": round(score, 4),
+            "frustration": frustration,
+            "urgency": urgency,
+            "markers": markers,
+        }
+        history = [*kept, this_turn][-cfg.trend.history_limit :]
+        worst = max([frustration, *(entry["frustration"] for entry in kept)])
+        if previous and len(kept) == len(earlier):
+            worst = max(worst, previous["worst"])
+        trend, slope = self.trend([entry["frustration"] for entry in history])
+
+        distressed = DISTRESS in markers or (
+            bool(previous and previous["label"] == "distressed") and not relief
+        )
+        return {
+            "score": round(score, 4),
+            "frustration": frustration,
+            "urgency": urgency,
+            "label": self._label(score, frustration, distressed=distressed),
+            "hurried": hurried,
+            "markers": markers,
+            "trend": trend,
+            "slope": slope,
+            "worst": round(worst, 4),
+            "history": history,
+        }
+
+    def restated(self, text: str, prior_user_texts: Sequence[str]) -> bool:
+        """True when ``text`` asks for the same thing as one of the recent earlier user texts: in the same words
+        (similarity at or above the threshold), or in other words that say so ("as I said", "that's not what
+        I asked", "sorry, I mean ...")."""
+        if not prior_user_texts:
+            return False
+        spec = self.config.markers.restated
+        if any(p.search(_normalize(text)) for p in spec.compiled_cues):
+            return True
+        return self.restatement_similarity(text, prior_user_texts) >= spec.threshold
+
+    def restatement_similarity(self, text: str, prior_user_texts: Sequence[str]) -> float:
+        """Highest similarity (0..1) of ``text`` to the last ``lookback`` earlier user texts.
+
+        Similarity is the larger of the Dice overlap of content tokens (stopwords and "still/again" dropped,
+        contractions expanded, synonyms folded, light stemming) and the Dice overlap of their character
+        trigrams (robust to "log in" vs "login"). Texts with fewer than ``min_tokens`` content tokens never
+        match.
+        """
+        spec = self.config.markers.restated
+        tokens = self._content_tokens(text)
+        if len(tokens) < spec.min_tokens:
+            return 0.0
+        token_set, grams = set(tokens), _trigrams(tokens)
+        best = 0.0
+        for prior in list(prior_user_texts)[-spec.lookback :]:
+            other = self._content_tokens(prior)
+            if len(other) < spec.min_tokens:
+                continue
+            best = max(best, _dice(token_set, set(other)), _dice(grams, _trigrams(other)))
+        return round(best, 4)
+
+    def trend(self, values: Sequence[float]) -> tuple[Trend, float]:
+        """Trend of the last ``window`` frustration values: a fitted slope outside the dead band, made of
+        enough steps in its direction (a single outlier is not a trend)."""
+        cfg = self.config.trend
+        window = list(values)[-cfg.window :]
+        slope = round(least_squares_slope(window), 4)
+        if len(window) < cfg.min_points:
+            return "steady", slope
+        steps = [b - a for a, b in pairwise(window)]
+        ups = sum(1 for step in steps if step > cfg.move_epsilon)
+        downs = sum(1 for step in steps if step < -cfg.move_epsilon)
+        if slope > cfg.dead_band and ups >= cfg.min_moves:
+            return "rising", slope
+        if slope < -cfg.dead_band and downs >= cfg.min_moves:
+            return "falling", slope
+        return "steady", slope
+
+    # ------------------------------------------------------------------ signals
+
+    @staticmethod
+    def _carried(
+        previous: SentimentState | None, kept: Sequence[SentimentTurn], *, rescoring: bool
+    ) -> tuple[float, float]:
+        """(frustration, urgency) the turn starts from; re-scoring a turn starts from the turn before it."""
+        if previous is None:
+            return 0.0, 0.0
+        if rescoring:
+            return (kept[-1]["frustration"], kept[-1]["urgency"]) if kept else (0.0, 0.0)
+        return previous["frustration"], previous["urgency"]
+
+    def _valence(self, score: float) -> Weight:
+        spec = self.config.valence
+        negativity = (-score - spec.floor) / (1.0 - spec.floor)
+        lean = spec.lean * (1.0 - score) / 2.0
+        if negativity <= 0:
+            return lean
+        return min(1.0, spec.weight * min(1.0, negativity) ** spec.exponent + lean)
+
+    def _markers(
+        self,
+        text: str,
+        lowered: str,
+        *,
+        score: float,
+        prior_user_texts: Sequence[str],
+        last_bot_action: str | None,
+        failures: int,
+        mobile: bool,
+    ) -> tuple[list[str], list[Weight]]:
+        spec = self.config.markers
+        found: dict[str, Weight] = {}
+        if prior_user_texts and self.restated(text, prior_user_texts):
+            found[RESTATED] = spec.restated.weight
+        nth = any(p.search(lowered) for p in spec.nth_time.compiled)
+        if nth:
+            found[NTH_TIME] = spec.nth_time.weight
+        elif any(p.search(lowered) for p in spec.again.compiled):
+            found[AGAIN] = spec.again.weight
+        if score < self.config.intensifier_max_compound:
+            if self._shouting(text):
+                found[CAPS] = spec.caps.weight
+            if self._punct.search(text):
+                found[PUNCTUATION] = spec.punctuation.weight
+        for code, marker in (
+            (PROFANITY, spec.profanity),
+            (BOT_NEGATIVE, spec.bot_negative),
+            (EXASPERATION, spec.exasperation),
+            (CANCEL_THREAT, spec.cancel_threat),
+            (DISTRESS, spec.distress),
+        ):
+            if any(p.search(lowered) for p in marker.compiled):
+                found[code] = marker.weight
+        terse = spec.terse_after_failure
+        weight = terse.weight * (terse.mobile_factor if mobile else 1.0)
+        if (
+            failures > 0
+            and weight > 0
+            and last_bot_action not in terse.ignore_after_actions
+            and score <= terse.max_compound
+            and self._is_terse(text)
+            and not (terse.ignore_data and _DATA_TOKEN.search(text))
+        ):
+            found[TERSE_AFTER_FAILURE] = weight
+        codes = [code for code in MARKER_CODES if code in found]
+        return codes, [found[code] for code in codes]
+
+    def _shouting(self, text: str) -> bool:
+        spec = self.config.markers.caps
+        words = [w.strip("'") for w in _RAW_WORD.findall(text)]
+        shouted = [
+            w
+            for w in words
+            if len(w) >= 2 and w.isupper() and w not in self._acronyms and w.rstrip("S") not in self._acronyms
+        ]
+        return any(len(w) >= spec.min_length for w in shouted) or len(shouted) >= spec.min_words
+
+    def _is_terse(self, text: str) -> bool:
+        return 0 < len(text.split()) <= self.config.markers.terse_after_failure.max_words
+
+    def _is_mobile(self, channel: str | None, device: str | None) -> bool:
+        terse = self.config.markers.terse_after_failure
+        return (channel or "").lower() in terse.mobile_channels or (
+            device or ""
+        ).lower() in terse.mobile_devices
+
+    def _content_tokens(self, text: str) -> list[str]:
+        lowered = _normalize(text)
+        for pattern, replacement in _CONTRACTIONS:
+            lowered = pattern.sub(replacement, lowered)
+        tokens: list[str] = []
+        for raw in _WORD.findall(lowered):
+            word = self._synonyms.get(raw, raw)
+            if word in self._ignore:
+                continue
+            word = _stem(word)
+            word = self._synonyms.get(word, word)
+            if word not in self._ignore and word not in tokens:
+                tokens.append(word)
+        return tokens
+
+    def _event_pressure(
+        self, events: Sequence[Event], *, turn: int, now: datetime | None
+    ) -> tuple[float, float]:
+        """(frustration, urgency) from behavioural events, decayed by age; repeats of one type escalate."""
+        cfg = self.config.events
+        by_type: dict[str, list[float]] = {}
+        for event in events:
+            kind = str(event.get("type", "")).strip().lower()
+            kind = cfg.aliases.get(kind, kind)
+            if kind not in self._events:
+                continue
+            by_type.setdefault(kind, []).append(self._age_factor(event, turn=turn, now=now))
+        frustration: list[float] = []
+        urgency: list[float] = []
+        for kind, factors in sorted(by_type.items()):
+            spec = self._events[kind]
+            for rank, factor in enumerate(sorted(factors, reverse=True)):
+                boost = 1.0 + cfg.repeat_boost * rank
+                frustration.append(min(0.95, spec.frustration * boost) * factor)
+                urgency.append(min(0.95, spec.urgency * boost) * factor)
+        return min(cfg.max_frustration, _noisy_or(frustration)), _noisy_or(urgency)
+
+    def _age_factor(self, event: Event, *, turn: int, now: datetime | None) -> float:
+        cfg = self.config.events
+        detail = event.get("detail") or {}
+        arrived = detail.get("turn")
+        if isinstance(arrived, int) and not isinstance(arrived, bool):
+            return float(cfg.decay_per_turn ** max(0, turn - arrived))
+        if now is not None:
+            at = _parse_time(event.get("at"))
+            if at is not None:
+                minutes = max(0.0, (now - at).total_seconds() / 60.0)
+                return math.pow(0.5, minutes / cfg.half_life_minutes)
+        return 1.0
+
+    def _label(self, score: float, frustration: float, *, distressed: bool) -> Label:
+        cfg = self.config.labels
+        if distressed:
+            return "distressed"
+        if frustration >= cfg.frustrated:
+            return "frustrated"
+        # Relief ("found it, thank you!") reads as positive while some earlier frustration is still fading.
+        if score >= cfg.positive_score and frustration < cfg.positive_max_frustration:
+            return "positive"
+        if frustration >= cfg.negative or score <= cfg.negative_score:
+            return "negative"
+        return "calm"

@@ -1,0 +1,227 @@
+"""The typed state shared by every node of the support graph.
+
+State holds only JSON-shaped values (TypedDicts, lists, str, float) so that every checkpointer can store it
+without custom serializers. Pydantic models validate data at the edges (engine outputs, the handoff packet)
+and are dumped into these shapes. Run-scoped settings (tenant, engine, policy) travel in
+:class:`tactful.agents.context.TurnContext`, never in state.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Literal, NotRequired
+
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
+
+Role = Literal["user", "bot", "human_agent", "system"]
+Mode = Literal["bot", "human"]
+SupportAction = Literal["respond", "clarify", "assist", "escalate"]
+Trend = Literal["rising", "falling", "steady"]
+Priority = Literal["low", "normal", "high", "urgent"]
+DialogueAct = Literal["new", "followup", "closing", "acknowledgement"]
+
+
+class Message(TypedDict):
+    role: Role
+    text: str
+    turn: int
+    at: str  # ISO-8601 UTC
+    message_id: NotRequired[str]
+
+
+class Event(TypedDict):
+    """A behavioural event folded into the conversation (failed payment, MFA failure, rage clicks...)."""
+
+    type: str
+    at: str
+    detail: NotRequired[dict[str, str | int | float | bool]]
+
+
+@with_config(ConfigDict(extra="allow"))
+class AccountContext(TypedDict, total=False):
+    """What is known about the person. The keys below are the ones the specialists read; a tenant's own
+    attributes (region, role, plan, a VIP flag...) ride along under their own names into the handoff packet."""
+
+    account_id: str
+    name: str
+    tier: str  # free | pro | business | enterprise | vip
+    value: float  # annual account value in the tenant's currency
+    lifecycle_stage: str  # trial | onboarding | active | renewal | churn_risk
+    prior_escalations: int
+    channel: str  # web | mobile | email | sms | voice
+    device: str  # desktop | mobile | tablet
+    return_visit: bool
+    sla_at_risk: bool
+    locale: str
+
+
+class IntentCandidate(TypedDict):
+    label: str
+    confidence: float
+
+
+class IntentState(TypedDict):
+    label: str
+    confidence: float
+    runner_up: IntentCandidate | None
+    out_of_scope: bool
+    risk: str  # low | medium | high
+    queue: str
+    source: str  # offline | model | carried (kept from an earlier turn)
+
+
+class SentimentTurn(TypedDict):
+    turn: int
+    score: float  # VADER compound, -1..1
+    frustration: float  # 0..1, after markers and events
+    urgency: float  # 0..1
+    markers: list[str]
+
+
+class SentimentState(TypedDict):
+    score: float
+    frustration: float
+    urgency: float
+    label: str  # calm | positive | negative | frustrated | distressed
+    hurried: bool
+    markers: list[str]
+    trend: Trend
+    slope: float
+    worst: float  # highest frustration seen in this conversation
+    history: list[SentimentTurn]
+
+
+class Factor(TypedDict):
+    name: str
+    value: str | float | int | bool | None
+    effect: str  # what the factor pushed the decision toward
+
+
+class DecisionState(TypedDict):
+    action: SupportAction
+    rule: str  # id of the policy rule that decided
+    reason: str  # reason code
+    factors: list[Factor]
+    options: list[str]  # next steps offered to the user (assist / clarify)
+
+
+class GuardVerdict(TypedDict):
+    guard: str
+    stage: Literal["input", "decision", "output", "stream"]
+    tripped: bool
+    reason: str  # reason code, e.g. human_requested, sensitive_topic:fraud
+    effect: Literal["handoff", "block", "none"]
+    detail: str
+    turn: int
+
+
+class HandoffPacket(TypedDict):
+    conversation_id: str
+    summary: str
+    intent: IntentState | None
+    sentiment_trend: dict[str, str | float | list[float]]
+    account: AccountContext
+    tried: list[str]
+    reason: str
+    recommended_next_step: str
+    confidence: float
+    priority: Priority
+    queue: str
+    transcript_ref: str
+    transcript: list[Message]
+    created_at: str
+    completeness: float
+    missing: list[str]
+
+
+class Usage(TypedDict):
+    model_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+def zero_usage() -> Usage:
+    return {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+
+
+def add_usage(left: Usage | None, right: Usage | None) -> Usage:
+    """Reducer: usage recorded by several nodes in one turn adds up; a node returning ``None`` resets it."""
+    if right is None:
+        return zero_usage()
+    base = zero_usage()
+    for part in (left, right):
+        if part:
+            base = {
+                "model_calls": base["model_calls"] + part["model_calls"],
+                "prompt_tokens": base["prompt_tokens"] + part["prompt_tokens"],
+                "completion_tokens": base["completion_tokens"] + part["completion_tokens"],
+                "cost_usd": round(base["cost_usd"] + part["cost_usd"], 8),
+            }
+    return base
+
+
+def any_or_reset(left: bool | None, right: bool | None) -> bool:
+    """Reducer: parallel nodes may each report a degraded result; ``None`` (returned by ingest) clears it."""
+    if right is None:
+        return False
+    return bool(left) or right
+
+
+def merge_context(left: AccountContext | None, right: AccountContext | None) -> AccountContext:
+    """Reducer: context updates merge key by key; later values win."""
+    merged: AccountContext = dict(left or {})  # type: ignore[assignment]
+    merged.update(right or {})
+    return merged
+
+
+def append_messages(left: list[Message] | None, right: list[Message] | None) -> list[Message]:
+    """Reducer for the transcript: messages append; a user message that arrives unstamped (``turn`` 0, as the
+    runner sends it before the graph has counted the turn) gets the next turn number."""
+    out = list(left or [])
+    for message in right or []:
+        if message["role"] == "user" and not message.get("turn"):
+            message = {**message, "turn": max((m["turn"] for m in out), default=0) + 1}
+        out.append(message)
+    return out
+
+
+def append_or_reset(left: list[GuardVerdict] | None, right: list[GuardVerdict] | None) -> list[GuardVerdict]:
+    """Reducer for the current turn's verdicts: lists append; ``None`` (returned by ingest) starts a new turn."""
+    if right is None:
+        return []
+    return [*(left or []), *right]
+
+
+class SupportState(TypedDict, total=False):
+    conversation_id: str
+    turn: int
+    messages: Annotated[list[Message], append_messages]
+    events: Annotated[list[Event], operator.add]
+    new_events: list[Event]  # the events that arrived with this turn
+    context: Annotated[AccountContext, merge_context]
+    intent: IntentState | None
+    intent_history: list[str]  # top label per user turn
+    act: DialogueAct  # what the latest message does in the conversation
+    issue: IntentState | None  # the last substantive intent (not a request for a person, not out of scope)
+    clarifications: int  # clarifying questions asked for the current issue
+    last_action: SupportAction | None
+    sentiment: SentimentState | None
+    decision: DecisionState | None
+    guards: Annotated[list[GuardVerdict], append_or_reset]  # verdicts of the current turn
+    guard_log: Annotated[list[GuardVerdict], operator.add]  # every trip, whole conversation
+    tried: Annotated[list[str], operator.add]  # what the bot did, for the handoff packet
+    attempts: int  # bot answers given on the current issue
+    failures: int  # signals that a bot answer did not help
+    restatements: int  # times the user restated the same request
+    injection_attempts: int
+    halted: bool  # a guard stopped generation this turn
+    draft: str
+    reply: str
+    mode: Mode
+    handoff: HandoffPacket | None
+    summary: str  # running summary of older turns (model engine prompt budget)
+    usage: Annotated[Usage, add_usage]  # this turn
+    usage_total: Usage  # whole conversation
+    degraded: Annotated[bool, any_or_reset]  # the model failed this turn and the offline engine answered
