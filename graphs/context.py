@@ -13,9 +13,10 @@ from pathlib import Path
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.offline import OfflineEngine
 from tactful.agents.engine.seam import Engine
+from tactful.agents.guards.grounding import Grounding, framing_headings
 from tactful.agents.guards.rules import Guards
 from tactful.agents.policy.files import load_bundle
-from tactful.agents.prompts import system_texts
+from tactful.agents.prompts import model_texts, system_texts
 from tactful.agents.responder.templates import load_templates
 from tactful.agents.sentiment.model import load_signal_config
 from tactful.settings import Settings
@@ -65,7 +66,11 @@ def build_context(
         engine=factory(settings, offline),
         offline=offline,
         bundle=bundle,
-        guards=Guards(bundle, system_texts=system_texts(Path(settings.prompts_dir))),
+        guards=Guards(
+            bundle,
+            system_texts=system_texts(Path(settings.prompts_dir)),
+            grounding=Grounding(bundle.grounding, headings=framing_headings(model_texts(Path(settings.prompts_dir)))),
+        ),
         templates=templates,
         settings=settings,
     )
