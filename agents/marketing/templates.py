@@ -1,36 +1,33 @@
-"""The marketing copywriter: turns a decided send (goal, content, the person's state, channel) into a message.
+"""Marketing copy templates (``prompts/marketing.yaml``) and the offline copy made from them.
 
-One small seam, :class:`Copywriter`, with the offline :class:`TemplateCopywriter` (``prompts/marketing.yaml``,
-deterministic) and :class:`ScriptedCopywriter` (a fake for tests and evals). A model-backed copywriter plugs
-in through :func:`copywriter_for` when ``tactful.agents.engine.openai_compatible`` offers
-``marketing_copywriter(settings, fallback=...)``. Whatever writes the text, the output guard
+The copy of a decided send goes through the engine seam (:meth:`tactful.agents.engine.seam.Engine.write_copy`):
+the offline engine fills these templates, the model engine improves on them (prompted with the ``model``
+section), a scripted engine answers from a list. Whatever writes the text, the output guard
 (``tactful.agents.marketing.guard``) checks it.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 import string
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Protocol, get_args, runtime_checkable
+from typing import get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from tactful.agents.marketing.models import Channel, Content, ContentKind, Goal, PersonState
+from tactful.agents.engine.seam import CopyRequest, CopyResult
+from tactful.agents.marketing.explanations import Explanations
+from tactful.agents.marketing.models import Channel, Goal, PersonState
 from tactful.config import Strict, load_yaml_model
 from tactful.errors import ConfigError
-from tactful.settings import Settings
 
 PLACEHOLDERS = frozenset(
     {"first_name", "company", "title", "summary", "link", "cta", "discount", "help_link", "sender"}
 )
 SHORT_CHANNELS: frozenset[Channel] = frozenset({"sms", "push"})
 _FORMATTER = string.Formatter()
-
-Avoid = Literal["promotion", "discount", "pressure"]
 
 
 # --------------------------------------------------------------------------- templates
@@ -86,7 +83,7 @@ class Greeting(Strict):
 
 
 class ModelPrompts(Strict):
-    """Prompts of the model copywriter (``tactful.agents.marketing.model_copy``)."""
+    """Prompts of the model engine's copy (``tactful.agents.engine.copy_model``)."""
 
     system: str
     user: str
@@ -108,6 +105,7 @@ class MarketingTemplates(Strict):
     greeting: Greeting
     campaign: dict[Goal, CampaignTemplates]
     help: dict[str, HelpTemplates]
+    explanations: Explanations
     model: ModelPrompts
 
     @model_validator(mode="after")
@@ -128,42 +126,7 @@ def load_marketing_templates(prompts_dir: Path) -> MarketingTemplates:
     return load_yaml_model(path, MarketingTemplates)
 
 
-# --------------------------------------------------------------------------- the seam
-
-
-class CopyRequest(BaseModel):
-    """Everything a copywriter needs; also what a model engine is prompted with."""
-
-    model_config = ConfigDict(frozen=True)
-
-    goal: Goal
-    kind: ContentKind
-    state: PersonState
-    channel: Channel
-    content: Content
-    first_name: str | None = None
-    company: str | None = None
-    help_topic: str = "general"
-    help_link: str = ""
-    max_chars: int | None = None
-    avoid: tuple[Avoid, ...] = ()
-
-
-class CopyResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    subject: str | None
-    body: str
-    source: Literal["offline", "model", "scripted"] = "offline"
-    degraded: bool = False
-
-
-@runtime_checkable
-class Copywriter(Protocol):
-    name: str
-
-    async def write(self, request: CopyRequest) -> CopyResult: ...
-
+# --------------------------------------------------------------------------- rendering
 
 _MISSING = re.compile(r"\{(\w+)\}")
 
@@ -178,83 +141,36 @@ def _render_lines(lines: Sequence[str], values: dict[str, str]) -> list[str]:
     return out
 
 
-class TemplateCopywriter:
-    """The offline copywriter: picks the template by goal × state (or help topic × state) and fills it."""
-
-    name = "offline"
-
-    def __init__(self, templates: MarketingTemplates) -> None:
-        self.templates = templates
-
-    def render(self, request: CopyRequest) -> CopyResult:
-        t = self.templates
-        if request.kind == "help":
-            topic = t.help.get(request.help_topic) or t.help["general"]
-            template = topic.pick(request.state)
-        else:
-            template = t.campaign[request.goal].pick(request.state)
-        content = request.content
-        discount = (
-            f"{content.discount_pct:g}" if content.discount_pct and "discount" not in request.avoid else ""
-        )
-        values = {
-            "first_name": request.first_name or "",
-            "company": request.company or "",
-            "title": content.title,
-            "summary": content.summary,
-            "link": content.link or "",
-            "cta": content.cta or "",
-            "discount": discount,
-            "help_link": content.link if content.kind == "help" and content.link else request.help_link,
-            "sender": t.sender,
-        }
-        short = request.channel in SHORT_CHANNELS
-        lines = _render_lines(template.short if short else template.body, values)
-        if short:
-            return CopyResult(subject=None, body=" ".join(lines), source="offline")
-        subject = template.subject.format_map(values)
-        if request.channel != "email":  # in-app, whatsapp: the subject line leads the message
-            return CopyResult(subject=None, body="\n\n".join([subject, *lines]), source="offline")
-        greeting = (t.greeting.named if request.first_name else t.greeting.anonymous).format_map(values)
-        body = "\n\n".join([greeting, *lines, f"— {t.sender}"])
-        return CopyResult(subject=subject, body=body, source="offline")
-
-    async def write(self, request: CopyRequest) -> CopyResult:
-        return self.render(request)
-
-
-class ScriptedCopywriter:
-    """A fake that returns scripted drafts in order (the last one repeats) and records every request."""
-
-    name = "scripted"
-
-    def __init__(self, drafts: Sequence[CopyResult | str]) -> None:
-        if not drafts:
-            raise ValueError("ScriptedCopywriter needs at least one draft")
-        self.drafts = [
-            d if isinstance(d, CopyResult) else CopyResult(subject="Scripted", body=d, source="scripted")
-            for d in drafts
-        ]
-        self.requests: list[CopyRequest] = []
-
-    async def write(self, request: CopyRequest) -> CopyResult:
-        draft = self.drafts[min(len(self.requests), len(self.drafts) - 1)]
-        self.requests.append(request)
-        if request.channel != "email" and draft.subject is not None:
-            draft = draft.model_copy(update={"subject": None})
-        return draft
-
-
-def copywriter_for(settings: Settings, templates: MarketingTemplates) -> tuple[Copywriter, str]:
-    """(copywriter, note) for the configured engine: templates for offline and scripted, the model copywriter
-    (``tactful.agents.marketing.model_copy``) for openai. A missing model layer falls back to templates, and the note
-    says so."""
-    offline = TemplateCopywriter(templates)
-    if settings.engine != "openai":
-        return offline, "templates"
-    try:
-        module = importlib.import_module("tactful.agents.marketing.model_copy")
-    except ImportError as exc:
-        return offline, f"templates (model copywriter unavailable: {exc})"
-    writer: Copywriter = module.marketing_copywriter(settings, offline)
-    return writer, "model"
+def render_copy(templates: MarketingTemplates, request: CopyRequest) -> CopyResult:
+    """The offline copy: the template for goal × state (or help topic × state), filled in."""
+    t = templates
+    if request.kind == "help":
+        topic = t.help.get(request.help_topic) or t.help["general"]
+        template = topic.pick(request.state)
+    else:
+        template = t.campaign[request.goal].pick(request.state)
+    content = request.content
+    discount = (
+        f"{content.discount_pct:g}" if content.discount_pct and "discount" not in request.avoid else ""
+    )
+    values = {
+        "first_name": request.first_name or "",
+        "company": request.company or "",
+        "title": content.title,
+        "summary": content.summary,
+        "link": content.link or "",
+        "cta": content.cta or "",
+        "discount": discount,
+        "help_link": content.link if content.kind == "help" and content.link else request.help_link,
+        "sender": t.sender,
+    }
+    short = request.channel in SHORT_CHANNELS
+    lines = _render_lines(template.short if short else template.body, values)
+    if short:
+        return CopyResult(subject=None, body=" ".join(lines), source="offline")
+    subject = template.subject.format_map(values)
+    if request.channel != "email":  # in-app, whatsapp: the subject line leads the message
+        return CopyResult(subject=None, body="\n\n".join([subject, *lines]), source="offline")
+    greeting = (t.greeting.named if request.first_name else t.greeting.anonymous).format_map(values)
+    body = "\n\n".join([greeting, *lines, f"— {t.sender}"])
+    return CopyResult(subject=subject, body=body, source="offline")
