@@ -19,6 +19,7 @@ offline fallback. Every request sent is counted in a :class:`UsageMeter`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import time
@@ -237,9 +238,11 @@ class _Stream:
             yield piece
 
     async def close(self) -> None:
-        if self.pieces is not None:
-            await cast(AsyncGenerator[str, None], self.pieces).aclose()
-        await self.sdk.close()
+        """Stop reading and release the connection; a connection that fails to close is already gone."""
+        with contextlib.suppress(*_STREAM_READ_ERRORS):
+            if self.pieces is not None:
+                await cast(AsyncGenerator[str, None], self.pieces).aclose()
+            await self.sdk.close()
 
 
 class ModelClient:
