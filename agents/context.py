@@ -1,4 +1,4 @@
-"""Run-scoped context of a support turn: tenant, engine, policy bundle, guards and templates. Kept apart from state.
+"""Run-scoped context of a support turn: tenant, engine, policy bundle, guards and texts. Kept apart from state.
 
 Built (and cached per tenant) by :mod:`tactful.graphs.context`; the specialists only read it.
 """
@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tactful.agents.engine.offline import OfflineEngine
-from tactful.agents.engine.seam import Engine
+from tactful.agents.engine.seam import Engine, Fallback
 from tactful.agents.guards.rules import Guards
+from tactful.agents.notes import AgentNotes
 from tactful.agents.policy.files import PolicyBundle
 from tactful.agents.responder.templates import ReplyTemplates
 from tactful.settings import Settings
@@ -25,9 +25,10 @@ def utcnow() -> datetime:
 class TurnContext:
     tenant: str
     engine: Engine
-    offline: OfflineEngine
+    offline: Fallback  # what answers when ``engine`` cannot; the handoff's fixed texts come from it
     bundle: PolicyBundle
     guards: Guards
     templates: ReplyTemplates
+    notes: AgentNotes
     settings: Settings
     now: Callable[[], datetime] = field(default=utcnow)

@@ -28,6 +28,7 @@ from tactful.agents.marketing.nodes import (
     write_node,
 )
 from tactful.agents.marketing.state import MarketingState
+from tactful.graphs.context import build_context
 from tactful.settings import get_settings
 
 Node = Callable[[MarketingState, MarketingContext], Awaitable[dict[str, object]]]
@@ -61,7 +62,9 @@ def default_context() -> MarketingContext:
     settings."""
     global _default_context
     if _default_context is None:
-        _default_context = build_marketing_context(get_settings())
+        settings = get_settings()
+        support = build_context(settings)
+        _default_context = build_marketing_context(settings, engine=support.engine, offline=support.offline)
     return _default_context
 
 

@@ -9,20 +9,18 @@ fills in what it left out. So a small model can only make a reply better or fall
 
 from __future__ import annotations
 
-import re
-
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import ReplyRequest, Tone
+from tactful.agents.engine.sentences import SENTENCE_END
 from tactful.agents.engine.tokens import HISTORY_WINDOW, fold_history
 from tactful.agents.guards.grounding import Source, sentences
 from tactful.agents.responder.templates import ReplyParts, reply_parts
-from tactful.agents.state import DecisionState, GuardVerdict, SentimentState, SupportState
+from tactful.agents.state import DecisionState, GuardVerdict, SentimentLabel, SentimentState, SupportState
 
-_SENTENCE_END = re.compile(r"[.!?:\n]\s")
-STEADY_LABELS = {"frustrated", "distressed", "negative"}
+STEADY_LABELS: frozenset[SentimentLabel] = frozenset({"frustrated", "distressed", "negative"})
 
 
 def choose_tone(sentiment: SentimentState | None, *, channel: str | None, device: str | None) -> Tone:
@@ -31,20 +29,6 @@ def choose_tone(sentiment: SentimentState | None, *, channel: str | None, device
     if (sentiment and sentiment["hurried"]) or channel in {"mobile", "sms"} or device == "mobile":
         return "brief"
     return "standard"
-
-
-def describe_action(decision: DecisionState | None, label: str | None, turn: int) -> str:
-    topic = (label or "the request").replace("_", " ")
-    if decision is None:
-        return f"Answered about {topic} (turn {turn})"
-    if decision["rule"].startswith("guard:"):
-        return f"Declined a request to change the bot's rules (turn {turn})"
-    if decision["action"] == "clarify":
-        return f"Asked whether it was {' or '.join(decision['options'][:2])} (turn {turn})"
-    if decision["action"] == "assist":
-        steps = "; ".join(o for o in decision["options"][:3])
-        return f"Offered options for {topic}: {steps} (turn {turn})"
-    return f"Gave the standard steps for {topic} (turn {turn})"
 
 
 def _halted(v: GuardVerdict, *, before: GuardVerdict | None = None) -> dict[str, object]:
@@ -82,7 +66,7 @@ class _Release:
     def sentences(self, text: str) -> GuardVerdict | None:
         """Release ``text`` complete sentence by complete sentence, then its tail."""
         sent = 0
-        for m in _SENTENCE_END.finditer(text):
+        for m in SENTENCE_END.finditer(text):
             if v := self.add(text[sent : m.end()]):
                 return v
             sent = m.end()
@@ -115,7 +99,7 @@ class _ModelBody:
 
     def feed(self, text: str, *, final: bool) -> GuardVerdict | None:
         """Take in the model's text so far (complete sentences; everything when ``final``)."""
-        ends = [m.end() for m in _SENTENCE_END.finditer(text, self.cut)]
+        ends = [m.end() for m in SENTENCE_END.finditer(text, self.cut)]
         if final:
             ends.append(len(text))
         for end in ends:
@@ -180,8 +164,8 @@ async def responder_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
         options=decision["options"] if decision else [],
     )
     update: dict[str, object] = {"summary": summary} if summary != state.get("summary", "") else {}
-    parts = reply_parts(ctx.offline.templates, request)
-    template = parts.text()
+    parts = reply_parts(ctx.templates, request)
+    template = ctx.offline.render(request)  # what the engine streams when it answers offline
     out = _Release(ctx, turn=turn)
     text = ""
     model: _ModelBody | None = None  # None while the draft may still be the template itself
@@ -220,7 +204,7 @@ async def responder_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
     if halt is not None:
         return {**update, **_halted(halt, before=model.fallback if model else None)}
     label = intent["label"] if intent else None
-    return {**update, "draft": out.text, "tried": [describe_action(decision, label, turn)]}
+    return {**update, "draft": out.text, "tried": [ctx.notes.action(decision, label, turn)]}
 
 
 def after_responder(state: SupportState) -> str:
