@@ -201,7 +201,7 @@ def start(*, port: int, threads: int, ctx_size: int, parallel: int, jobs: int, w
     cmd = [
         str(binary), "--model", str(model), "--alias", MODEL_ALIAS, "--host", HOST, "--port", str(port),
         "--threads", str(threads), "--ctx-size", str(ctx_size * parallel), "--parallel", str(parallel),
-        "--jinja", "--temp", "0", "--seed", "1",
+        "--jinja", "--no-webui", "--temp", "0", "--seed", "1", "--poll", "0",
     ]  # fmt: skip
     with open(log, "ab") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["build", "start", "stop", "env", "url", "paths"])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="inference threads")
+    parser.add_argument("--threads", type=int, default=1, help="inference threads (see THREADS)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel compile jobs")
     parser.add_argument("--ctx-size", type=int, default=4096, help="context tokens per slot")
     parser.add_argument("--parallel", type=int, default=1, help="slots (concurrent requests)")
