@@ -26,11 +26,11 @@ SCENARIOS = EVALS_DIR / "scenarios"
 
 def bench(*, quick: bool, paths: list[Path] | None = None, repeats: int | None = None,
           with_profile: bool | None = None) -> JSON:
-    from tactful.evals.checks import Scorer
     from tactful.evals.detectors import Detectors
     from tactful.evals.metrics import compute
     from tactful.evals.runner import EvalRunner, run_scenarios
     from tactful.evals.scenario import load_all
+    from tactful.evals.scoring import Scorer
 
     started = time.perf_counter()
     repeats = repeats or (1 if quick else 3)
