@@ -42,6 +42,8 @@ class FakeModelConfig:
     """Counts a request's prompt tokens (default: characters / 4)."""
     requests: list[JSON] = field(default_factory=list)
     """One ``{"kind": analysis|reply|summary, "prompt_tokens": n}`` per request, in arrival order."""
+    system_prompts: dict[str, str] = field(default_factory=dict)
+    """The system text (every system message, joined) of the first request of each kind."""
 
 
 def request_kind(body: JSON) -> str:
@@ -90,7 +92,12 @@ def build_app(config: FakeModelConfig) -> Starlette:
         config.calls += 1
         prompt = config.count_prompt(body.get("messages", [])) if config.count_prompt else _prompt_tokens(body)
         config.prompt_tokens_seen.append(prompt)
-        config.requests.append({"kind": request_kind(body), "prompt_tokens": prompt})
+        kind = request_kind(body)
+        config.requests.append({"kind": kind, "prompt_tokens": prompt})
+        if kind not in config.system_prompts:
+            config.system_prompts[kind] = "\n".join(
+                str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system"
+            )
         await asyncio.sleep(config.latency_s)
         usage = {"prompt_tokens": prompt, "completion_tokens": config.completion_tokens,
                  "total_tokens": prompt + config.completion_tokens}
