@@ -81,14 +81,19 @@ def _backend(name: str, tmp: Path, *, messages: int, lock_timeout_s: float | Non
     data_dir = tmp / name
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {"TACTFUL_TURN_LOCK_TIMEOUT_S": str(lock_timeout_s)} if lock_timeout_s is not None else {}
+    result: JSON = {"status": "ok", "database": name}
     try:
         with service(None, data_dir, tmp / f"serve-{name}.log", database_url=database_url, schema=schema,
                      env=env) as (url, _):
             progress(f"burst[{name}]: {messages} messages at once to one conversation")
-            return {"status": "ok", "database": name, **asyncio.run(burst(url, messages=messages))}
+            result.update(asyncio.run(burst(url, messages=messages)))
     finally:
         if database_url and schema:
-            drop_schema(database_url, schema)
+            try:
+                drop_schema(database_url, schema)
+            except Exception as exc:  # a leftover schema must not hide the measurement (or its error)
+                result["cleanup_error"] = f"{type(exc).__name__}: {exc}"
+    return result
 
 
 def bench(*, quick: bool, messages: int | None = None, lock_timeout_s: float | None = None,
