@@ -22,9 +22,10 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
+from tactful.evals.checks import Scorer
+
 from tactful.agents.engine import client as client_module
 from tactful.errors import EngineError, InvalidModelOutputError, StreamCutError
-from tactful.evals.checks import Scorer
 from tactful.evals.detectors import Detectors
 from tactful.evals.gates import DEFAULT_GATES, evaluate, load_gates
 from tactful.evals.metrics import compute
