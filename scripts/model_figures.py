@@ -22,8 +22,6 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
-from tactful.evals.checks import Scorer
-
 from tactful.agents.engine import client as client_module
 from tactful.errors import EngineError, InvalidModelOutputError, StreamCutError
 from tactful.evals.detectors import Detectors
@@ -32,6 +30,7 @@ from tactful.evals.metrics import compute
 from tactful.evals.records import TurnRecord
 from tactful.evals.runner import EvalRunner
 from tactful.evals.scenario import load_all
+from tactful.evals.scoring import Scorer
 from tactful.settings import Settings
 
 structured = Counter[str]()  # asked / valid / reasks

@@ -80,10 +80,14 @@ async def test_a_tool_call_written_as_content_is_recognised(llm: respx.Route, co
     assert result.source == "model" and result.label == "password_reset" and not result.degraded
 
 
-async def test_a_call_to_another_function_is_not_taken_for_the_answer(llm: respx.Route) -> None:
-    llm.mock(return_value=answer(json.dumps({"name": "send_email", "arguments": ANALYSIS})))
+async def test_a_call_under_a_wrong_name_with_prose_after_it_is_still_read_and_validated(llm: respx.Route) -> None:
+    call = json.dumps({"name": "suspended", "arguments": ANALYSIS})
+    llm.mock(return_value=answer(call + ". The customer's account was suspended because the charge was wrong."))
     result = await engine(structured_output="tools", tool_choice="required").classify(request())
-    assert result.degraded and result.source == "offline"
+    assert llm.call_count == 1 and result.source == "model"  # one function was offered: this is its call
+    bad = json.dumps({"name": "support_analysis", "arguments": {**ANALYSIS, "intent": "suspended"}})
+    llm.mock(side_effect=[answer(bad), answer(bad)])
+    assert (await engine(structured_output="tools").classify(request("c:2"))).degraded  # still validated
 
 
 # ---------------------------------------------------------------------- bounds and label lists
@@ -136,3 +140,19 @@ async def test_after_re_asks_that_come_back_unchanged_re_asking_stops_for_a_whil
     llm.mock(side_effect=[answer(stuck), answer(json.dumps(ANALYSIS))])
     result = await eng.classify(request("c:4"))
     assert llm.call_count == 7 and result.source == "model"  # re-asking is tried again, and helps
+
+
+# ---------------------------------------------------------------------- what the model is not asked
+
+
+async def test_a_closing_or_an_acknowledgement_is_left_to_the_conversation_acts(llm: respx.Route) -> None:
+    """ "found them under billing, thanks" once drew a confident billing_dispute from a 0.5B model: a handoff."""
+    llm.mock(return_value=answer(json.dumps({**ANALYSIS, "intent": "billing_dispute"})))
+    eng = engine()
+    earlier = [{"role": "user", "text": "where can I download last quarter's invoices?", "turn": 1, "at": "x"}]
+    for text in ("found them under billing, thanks", "ok"):
+        result = await eng.classify(IntentRequest(turn_key="c:2", text=text, messages=earlier))  # type: ignore[list-item]
+        assert result.source == "offline"
+    assert llm.call_count == 0
+    first = await eng.classify(IntentRequest(turn_key="c:1", text="found them under billing, thanks"))
+    assert first.source == "model"  # with nothing before it, it is not about a conversation

@@ -67,11 +67,12 @@ def model_context(cfg: Settings) -> TurnContext:
     return dataclasses.replace(base, settings=cfg, engine=OpenAIEngine(settings=cfg, fallback=base.offline))
 
 
-@pytest.mark.parametrize("mode", ["json_schema", "json_object"])
+@pytest.mark.parametrize("mode", ["json_schema", "json_object", "tools"])
 async def test_the_analysis_validates_against_the_taxonomy_or_the_offline_engine_answers(
     base_url: str, mode: str
 ) -> None:
-    engine = OpenAIEngine(settings=model_settings(base_url, structured_output=mode), fallback=shared_context().offline)
+    cfg = model_settings(base_url, structured_output=mode, tool_choice="required")  # llama-server: string form
+    engine = OpenAIEngine(settings=cfg, fallback=shared_context().offline)
     labels = set(engine.labels)
     sentiments = {"calm", "positive", "negative", "frustrated", "distressed"}
     try:

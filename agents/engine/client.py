@@ -605,8 +605,8 @@ def _first_message(completion: object) -> ChatCompletionMessage:
 
 
 def _structured_text(completion: ChatCompletion, *, name: str) -> str:
-    """The answer's JSON text: a tool call's arguments, or the content — unwrapped when it is a call to ``name``
-    written out as text (``{"name": ..., "arguments": {...}}``, as small models on llama-server do)."""
+    """The answer's JSON text: a tool call's arguments, or the content — unwrapped when it is a call written out
+    as text (``{"name": ..., "arguments": {...}}``, as small models on llama-server do)."""
     message = _first_message(completion)
     if message.tool_calls:
         function = getattr(message.tool_calls[0], "function", None)
@@ -616,16 +616,25 @@ def _structured_text(completion: ChatCompletion, *, name: str) -> str:
 
 
 def _unwrap_tool_call(content: str, *, name: str) -> str:
+    """The JSON object a content answer holds (prose after it dropped), unwrapped when it is written as a call
+    (``name`` + ``arguments`` / ``parameters``). Only one function is ever offered, so a call under another name
+    is still a call to it; its arguments are validated like any answer."""
+    text = strip_fence(content)
+    start = text.find("{")
+    if start < 0:
+        return content
     try:
-        data = json.loads(strip_fence(content))
+        data, _ = json.JSONDecoder().raw_decode(text[start:])
     except ValueError:
         return content
-    if not isinstance(data, dict) or data.get("name", name) != name or len(data) > 2:
+    if not isinstance(data, dict):
         return content
-    arguments = data.get("arguments", data.get("parameters"))
-    if isinstance(arguments, str):
-        return arguments
-    return json.dumps(arguments) if isinstance(arguments, dict) else content
+    if set(data) <= {"name", "arguments", "parameters"} and ("arguments" in data or "parameters" in data):
+        arguments = data.get("arguments", data.get("parameters"))
+        if isinstance(arguments, str):
+            return arguments
+        return json.dumps(arguments) if isinstance(arguments, dict) else content
+    return json.dumps(data)
 
 
 def _finish_reason(completion: ChatCompletion) -> str | None:
