@@ -227,7 +227,7 @@ async def test_a_reply_the_turn_deadline_cuts_ends_on_a_sentence_boundary(llm: r
     clock = FakeClock()
     cfg = settings(turn_deadline_s=45.0, offline_confidence_skip=0.0)
     events = [
-        (chunk("Sorry the reset link never came. "), 1.0),
+        (chunk('On the sign-in page choose "Forgot password". '), 1.0),  # grounded in the approved content
         (chunk("Open the sign-in page, "), 1.0),
         (chunk("enter the email on your account, and"), 60.0),  # the deadline passes here
         (chunk(" choose Forgot password.", finish="stop"), 0.0),
@@ -243,8 +243,11 @@ async def test_a_reply_the_turn_deadline_cuts_ends_on_a_sentence_boundary(llm: r
     shown = "".join(e.data["text"] for e in streamed if e.type == "token")
     result = streamed[-1].data
     assert llm.call_count == 1
-    assert shown.startswith("Sorry the reset link never came. ")
-    for unfinished in ("Open the sign-in page", "enter the email", "and"):
-        assert unfinished not in shown and unfinished not in result["reply"]
+    # The responder's own skeleton (acknowledgement, path to a person) frames the model's words; whichever model
+    # sentences the grounding check lets through, none is the one the deadline cut.
+    assert 'On the sign-in page choose "Forgot password".' in shown
+    assert all(line.rstrip().endswith((".", "!", "?")) for line in shown.splitlines() if line.strip())
+    cut = "Open the sign-in page, enter the email on your account, and"  # the model's unfinished sentence
+    assert cut not in shown and cut not in result["reply"]
     assert result["reply"] == shown  # what the client saw is what was stored
     assert result["degraded"] is True
