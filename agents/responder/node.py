@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import ReplyRequest, Tone
 from tactful.agents.engine.tokens import HISTORY_WINDOW, fold_history
+from tactful.agents.responder.chat_run import ReplyRun
 from tactful.agents.state import DecisionState, GuardVerdict, SentimentState, SupportState
 
 _SENTENCE_END = re.compile(r"[.!?:\n]\s")
@@ -75,29 +76,38 @@ async def responder_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
         options=decision["options"] if decision else [],
     )
     write = get_stream_writer()
+    reply = await ReplyRun.start(name="reply", engine=ctx.engine.name, transcript=request.messages)
     text, sent = "", 0
     update: dict[str, object] = {"summary": summary} if summary != state.get("summary", "") else {}
-    async for chunk in ctx.engine.draft(request):
-        if chunk.usage:
-            update["usage"] = chunk.usage
-        if chunk.degraded:
-            update["degraded"] = True
-        text += chunk.text
-        # Release complete sentences only, each after the guard has seen everything up to it.
-        cut = max((m.end() for m in _SENTENCE_END.finditer(text, sent)), default=sent)
-        if cut > sent:
-            v = ctx.guards.output_check(text[:cut], turn=turn, stage="stream")
-            if v["tripped"]:
-                write({"type": "guard", "verdict": v})
-                return {**update, **_halted(v)}
-            write({"type": "token", "text": text[sent:cut]})
-            sent = cut
-    v = ctx.guards.output_check(text, turn=turn, stage="stream")
-    if v["tripped"]:
-        write({"type": "guard", "verdict": v})
-        return {**update, **_halted(v)}
-    if len(text) > sent:
-        write({"type": "token", "text": text[sent:]})
+
+    async def release(piece: str) -> None:
+        write({"type": "token", "text": piece})
+        await reply.piece(piece)
+
+    try:
+        async for chunk in ctx.engine.draft(request):
+            if chunk.usage:
+                update["usage"] = chunk.usage
+            if chunk.degraded:
+                update["degraded"] = True
+            text += chunk.text
+            # Release complete sentences only, each after the guard has seen everything up to it.
+            cut = max((m.end() for m in _SENTENCE_END.finditer(text, sent)), default=sent)
+            if cut > sent:
+                v = ctx.guards.output_check(text[:cut], turn=turn, stage="stream")
+                if v["tripped"]:
+                    write({"type": "guard", "verdict": v})
+                    return {**update, **_halted(v)}
+                await release(text[sent:cut])
+                sent = cut
+        v = ctx.guards.output_check(text, turn=turn, stage="stream")
+        if v["tripped"]:
+            write({"type": "guard", "verdict": v})
+            return {**update, **_halted(v)}
+        if len(text) > sent:
+            await release(text[sent:])
+    finally:
+        await reply.end()
     label = intent["label"] if intent else None
     return {**update, "draft": text, "tried": [describe_action(decision, label, turn)]}
 
