@@ -1,23 +1,60 @@
-"""Every knob in one place: a pydantic-settings object, overridable by ``TACTFUL_*`` environment variables."""
+"""Every knob in one place: a pydantic-settings object, overridable by ``TACTFUL_*`` environment variables and a
+``.env`` file in the working directory (the environment wins). :func:`load_settings` is what start-up uses: an
+unknown ``TACTFUL_*`` variable or a bad value fails with one line naming the variable and what it accepts
+(:mod:`tactful.settings_check`). ``docs/settings.md`` is generated from this class (``python -m
+tactful.settings_check --write``); a test keeps it current.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tactful.resources import POLICY_DIR, PROMPTS_DIR
 
 EngineName = Literal["offline", "openai", "scripted"]
 
 
-class Settings(BaseSettings):
-    """Runtime settings. Unknown ``TACTFUL_*`` variables and unknown keys in a settings file are errors."""
+ENV_FILE = ".env"
 
-    model_config = SettingsConfigDict(env_prefix="TACTFUL_", extra="forbid", env_nested_delimiter="__")
+
+class _TactfulDotEnv(DotEnvSettingsSource):
+    """``.env`` values for this object's fields only: the file may also hold other tools' variables
+    (``LANGSMITH_*``...); unknown ``TACTFUL_*`` ones are reported by :func:`load_settings`."""
+
+    def __call__(self) -> dict[str, Any]:
+        known = set(self.settings_cls.model_fields)
+        return {k: v for k, v in super().__call__().items() if k in known}
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Unknown ``TACTFUL_*`` variables (:func:`load_settings`) and unknown keyword arguments
+    are errors."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TACTFUL_",
+        extra="forbid",
+        env_nested_delimiter="__",
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        use_attribute_docstrings=True,
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        dotenv = _TactfulDotEnv(settings_cls) if isinstance(dotenv_settings, DotEnvSettingsSource) else dotenv_settings
+        return init_settings, env_settings, dotenv, file_secret_settings
 
     engine: EngineName = "offline"
     """Which engine the specialists ask: the embedded offline one, an OpenAI-compatible server, or the scripted fake."""
@@ -38,7 +75,7 @@ class Settings(BaseSettings):
     docs/benchmarks.md)."""
 
     database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DATABASE_URL", "TACTFUL_DATABASE_URL")
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "TACTFUL_DATABASE_URL", "database_url")
     )
     """PostgreSQL URL; when set, checkpoints, handoffs and the queue live there instead of SQLite."""
 
@@ -52,10 +89,16 @@ class Settings(BaseSettings):
     """Tenant used when the service runs without API keys (single-tenant mode)."""
 
     # --- model engine (OpenAI-compatible) ---
-    openai_base_url: str | None = None
-    """Base URL of any OpenAI-compatible server (OpenAI, Azure, vLLM, Ollama, llama.cpp)."""
-    openai_api_key: SecretStr | None = None
-    """API key; required for api.openai.com, optional for a self-hosted ``openai_base_url``."""
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("TACTFUL_OPENAI_BASE_URL", "OPENAI_BASE_URL", "openai_base_url")
+    )
+    """Base URL of any OpenAI-compatible server (OpenAI, Azure, vLLM, Ollama, llama.cpp); ``OPENAI_BASE_URL`` is
+    the fallback. Default: api.openai.com."""
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TACTFUL_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key")
+    )
+    """API key; ``OPENAI_API_KEY`` is the fallback. Required for api.openai.com, optional for a self-hosted
+    ``openai_base_url``."""
     model: str = "gpt-4o-mini"
     """Default model name; per-node overrides below."""
     model_analysis: str | None = None
@@ -165,6 +208,14 @@ class Settings(BaseSettings):
     """Seconds between keep-alive comments on the console's live feed, so proxies keep the stream open."""
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment and ``.env`` (``overrides`` win); :class:`~tactful.errors.ConfigError`
+    in one line naming the variable and what it accepts for an unknown ``TACTFUL_*`` variable or a bad value."""
+    from tactful.settings_check import checked_settings
+
+    return checked_settings(Settings, overrides)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -195,6 +195,9 @@ class _TokenLimit(TypedDict, total=False):
     max_completion_tokens: int
 
 
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
 class ModelClient:
     """Sends chat requests to one OpenAI-compatible server; see the module docstring for the guarantees."""
 
@@ -207,8 +210,8 @@ class ModelClient:
     ) -> None:
         if settings.openai_base_url is None and settings.openai_api_key is None:
             raise ConfigError(
-                "TACTFUL_OPENAI_API_KEY is required for the openai engine unless TACTFUL_OPENAI_BASE_URL "
-                "points at a server that needs no key"
+                "TACTFUL_OPENAI_API_KEY (or OPENAI_API_KEY) is required for the openai engine unless "
+                "TACTFUL_OPENAI_BASE_URL (or OPENAI_BASE_URL) points at a server that needs no key"
             )
         self.settings = settings
         self.sleep = sleep
@@ -227,7 +230,8 @@ class ModelClient:
         if self._client is None or self._loop is not loop:
             key = self.settings.openai_api_key
             self._client = openai.AsyncOpenAI(
-                base_url=self.settings.openai_base_url,
+                # The settings read OPENAI_BASE_URL / OPENAI_API_KEY already; the SDK must not read them again.
+                base_url=self.settings.openai_base_url or DEFAULT_BASE_URL,
                 api_key=key.get_secret_value() if key else "no-key",
                 max_retries=0,
                 timeout=self.settings.request_timeout_s,
