@@ -37,7 +37,7 @@ BACK_TO_BOT: dict[str, object] = {
     "handoff": None,
 }
 
-AgentName = Annotated[str, Field(min_length=1, max_length=200)]
+AgentName = Annotated[str, Field(max_length=200)]
 
 
 class HumanAnswer(BaseModel):

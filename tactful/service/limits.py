@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tactful.service.problems import ApiProblem, problem
 
 MAX_BUCKETS = 10_000
 
@@ -65,7 +65,7 @@ class RateLimiter:
 
 
 class BodyLimitMiddleware:
-    """413 (JSON) for request bodies over ``max_bytes``: at once from Content-Length, or while reading."""
+    """413 (problem+json) for request bodies over ``max_bytes``: at once from Content-Length, or while reading."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -80,7 +80,7 @@ class BodyLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse({"detail": self._detail()}, status_code=413)(scope, receive, send)
+            await problem("body_too_large", self._detail())(scope, receive, send)
             return
         received = 0
 
@@ -90,7 +90,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise HTTPException(413, self._detail())
+                    raise ApiProblem("body_too_large", self._detail())
             return message
 
         await self.app(scope, limited, send)

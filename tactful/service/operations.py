@@ -231,8 +231,10 @@ class Operations:
         if not await self.store.claim(tenant, handoff_id, agent=agent, at=utcnow_iso()):
             handoff = await self.handoff(tenant, handoff_id)
             if handoff.status == "claimed":
-                raise ConflictError(f"handoff {handoff_id} is already claimed by {handoff.assignee}")
-            raise ConflictError(f"handoff {handoff_id} is {handoff.status}")
+                raise ConflictError(
+                    f"handoff {handoff_id} is already claimed by {handoff.assignee}", code="handoff_claimed"
+                )
+            raise ConflictError(f"handoff {handoff_id} is {handoff.status}", code="handoff_closed")
         return await self.handoff(tenant, handoff_id)
 
     async def reply(self, tenant: str, handoff_id: str, body: HumanReplyIn) -> HandoffOut:
@@ -244,10 +246,10 @@ class Operations:
             handoff = await self.handoff(tenant, handoff_id)
             if handoff.status not in ("open", "claimed"):
                 raise ConflictError(
-                    f"handoff {handoff_id} is {handoff.status}; the bot owns the conversation"
+                    f"handoff {handoff_id} is {handoff.status}; the bot owns the conversation", code="handoff_closed"
                 )
             if handoff.status == "claimed" and body.agent and handoff.assignee not in (None, body.agent):
-                raise ConflictError(f"handoff {handoff_id} is claimed by {handoff.assignee}")
+                raise ConflictError(f"handoff {handoff_id} is claimed by {handoff.assignee}", code="handoff_claimed")
             await self._values(tenant, handoff.conversation_id)
             answer = HumanAnswer(action="reply", text=self.masker.text(body.text), agent=body.agent)
             await self._answer(tenant, handoff.conversation_id, answer)
@@ -262,7 +264,7 @@ class Operations:
         async with self.turns.locked(tenant, handoff.conversation_id):
             handoff = await self.handoff(tenant, handoff_id)
             if handoff.status not in ("open", "claimed"):
-                raise ConflictError(f"handoff {handoff_id} is already {handoff.status}")
+                raise ConflictError(f"handoff {handoff_id} is already {handoff.status}", code="handoff_closed")
             await self._values(tenant, handoff.conversation_id)
             note = self.masker.text(body.note) if body.note else None
             action: Literal["resolve", "return"] = "resolve" if status == "resolved" else "return"

@@ -187,7 +187,9 @@ class TurnService:
         if stored is None:
             return None
         if stored.request_hash and stored.request_hash != fingerprint:
-            raise ConflictError(f"message_id {message.message_id!r} was already used for a different message")
+            raise ConflictError(
+                f"message_id {message.message_id!r} was already used for a different message", code="message_id_reused"
+            )
         self.metrics.replays.inc()
         return stored.result
 
