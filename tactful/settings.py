@@ -2,7 +2,7 @@
 ``.env`` file in the working directory (the environment wins). :func:`load_settings` is what start-up uses: an
 unknown ``TACTFUL_*`` variable or a bad value fails with one line naming the variable and what it accepts
 (:mod:`tactful.settings_check`). ``docs/settings.md`` is generated from this class (``python -m
-tactful.settings_check --write``); a test keeps it current.
+tactful.settings --write``); a test keeps it current.
 """
 
 from __future__ import annotations
@@ -219,3 +219,9 @@ def load_settings(**overrides: Any) -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return load_settings()
+
+
+if __name__ == "__main__":
+    from tactful.settings_check import main
+
+    raise SystemExit(main(Settings))

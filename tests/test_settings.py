@@ -136,6 +136,6 @@ def test_tactful_serve_stops_with_one_line_on_a_bad_variable(tmp_path: Path) -> 
 
 def test_the_settings_reference_in_docs_is_current() -> None:
     current = (REPO_ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
-    assert current == reference(Settings), "regenerate: python -m tactful.settings_check --write"
+    assert current == reference(Settings), "regenerate: python -m tactful.settings --write"
     for name in Settings.model_fields:
         assert name.upper() in current

@@ -95,7 +95,7 @@ def _iso_time(value: object) -> object:
 
 
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_time)]
-ZONE_NAMES: list[JsonValue] = sorted(available_timezones())
+ZONE_NAMES: list[JsonValue] = [*sorted(available_timezones())]
 
 
 @lru_cache(maxsize=1024)
