@@ -178,7 +178,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     """Where every handoff packet is POSTed (signed with ``webhook_secret``); unset means no webhook."""
     webhook_secret: SecretStr | None = None
-    """HMAC-SHA256 key for the ``X-Tactful-Signature`` header of webhook deliveries."""
+    """Key of the webhook signatures (Standard Webhooks ``webhook-signature``; also the older
+    ``X-Tactful-Signature``): a ``whsec_<base64>`` secret, or any text (its UTF-8 bytes)."""
     webhook_timeout_s: float = Field(default=5.0, gt=0.0)
     """Timeout of one webhook delivery attempt."""
     webhook_max_attempts: int = Field(default=6, ge=1)
