@@ -16,12 +16,14 @@ import asyncio
 import email.utils
 import json
 import time
+import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict, TypeVar, cast
 
 import httpx
 import openai
+from langsmith.utils import tracing_is_enabled
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import ValidationError
 from tenacity import (
@@ -198,6 +200,16 @@ class _TokenLimit(TypedDict, total=False):
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
+def _traced(client: openai.AsyncOpenAI) -> openai.AsyncOpenAI:
+    """``client`` wrapped by LangSmith's ``wrap_openai``. Its package also loads a deprecated OpenAI Agents SDK
+    shim that warns on import; that warning is not ours to raise."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from langsmith.wrappers import wrap_openai
+
+    return wrap_openai(client)
+
+
 class ModelClient:
     """Sends chat requests to one OpenAI-compatible server; see the module docstring for the guarantees."""
 
@@ -238,6 +250,8 @@ class ModelClient:
                 # An httpx client (respx answers it in tests); openai>=3 accepts it beside its httpx2 default.
                 http_client=cast(Any, httpx.AsyncClient()),
             )
+            if tracing_is_enabled():  # each request an LLM run with its token usage in LangSmith
+                self._client = _traced(self._client)
             self._loop = loop
         return self._client
 

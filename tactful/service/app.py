@@ -19,6 +19,7 @@ from tactful.graphs.context import EngineFactory, build_context
 from tactful.graphs.marketing_service import MarketingService
 from tactful.graphs.runner import SupportRunner
 from tactful.graphs.support import compile_support_graph
+from tactful.graphs.tracing import install_trace_masking
 from tactful.service.auth import KeyRing
 from tactful.service.backend import open_backend
 from tactful.service.console import router as console_router
@@ -121,6 +122,7 @@ def create_app(
     """The HTTP service for ``settings`` (default: from the environment). Invalid keys fail here; invalid
     policy files and an unreachable database fail at start-up (lifespan)."""
     settings = settings or get_settings()
+    install_trace_masking(settings)  # LangSmith traces (when on) masked like the packet
     keyring = KeyRing.from_settings(settings)
     metrics = Metrics()
     masker = Masker(emails=settings.mask_emails, phones=settings.mask_phones)

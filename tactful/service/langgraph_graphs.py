@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from tactful.graphs.marketing import graph as marketing
 from tactful.graphs.support import compile_support_graph
+from tactful.graphs.tracing import install_trace_masking
+from tactful.settings import get_settings
 
+install_trace_masking(get_settings())  # LangSmith traces (when on) masked like the packet
 support = compile_support_graph()
 
 __all__ = ["marketing", "support"]
