@@ -161,9 +161,12 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4_000, ge=1)
     """Longest user (or human agent) message text; longer texts get 413 naming the field."""
     rate_limit_per_minute: float = Field(default=600.0, ge=0.0)
-    """Requests per minute allowed per API key (per worker process); 0 turns the limit off. Over it: 429."""
+    """Requests per minute allowed per API key, across all workers (the buckets live in the shared database, or
+    in Redis with ``redis_url``); 0 turns the limit off. Over it: 429."""
     rate_limit_burst: int = Field(default=60, ge=1)
     """Requests a key may send at once before the per-minute rate applies."""
+    redis_url: str | None = Field(default=None, pattern=r"^rediss?://")
+    """Redis for the rate limit's buckets (``redis://host:6379/0``); default: the service's database."""
     turn_lock_timeout_s: float = Field(default=30.0, gt=0.0)
     """How long a message waits for an earlier turn of the same conversation to finish before 409."""
     mask_emails: bool = False

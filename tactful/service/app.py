@@ -21,11 +21,11 @@ from tactful.graphs.runner import SupportRunner
 from tactful.graphs.support import compile_support_graph
 from tactful.graphs.tracing import install_trace_masking
 from tactful.service.auth import KeyRing
-from tactful.service.backend import open_backend
+from tactful.service.backend import open_backend, open_limiter
 from tactful.service.console import router as console_router
 from tactful.service.deps import Services
 from tactful.service.errors import ConflictError, NotFoundError, PayloadTooLargeError
-from tactful.service.limits import BodyLimitMiddleware, RateLimiter
+from tactful.service.limits import BodyLimitMiddleware
 from tactful.service.masking import Masker
 from tactful.service.metrics import HttpMetricsMiddleware, Metrics
 from tactful.service.models import HandoffOut
@@ -126,7 +126,6 @@ def create_app(
     keyring = KeyRing.from_settings(settings)
     metrics = Metrics()
     masker = Masker(emails=settings.mask_emails, phones=settings.mask_phones)
-    limiter = RateLimiter(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
 
     def context_for(tenant: str) -> TurnContext:
         return build_context(settings, tenant=tenant, engine_factory=engine_factory)
@@ -140,7 +139,7 @@ def create_app(
                 "no API keys configured: single-tenant mode (tenant %r); serve on 127.0.0.1 only",
                 keyring.default_tenant,
             )
-        async with open_backend(settings) as backend:
+        async with open_backend(settings) as backend, open_limiter(settings, backend) as limiter:
             runner = SupportRunner(compile_support_graph(backend.checkpointer), context_for)
             webhooks = WebhookSender.from_settings(
                 settings, masker=masker, transport=webhook_transport, on_outcome=metrics.webhook_outcome

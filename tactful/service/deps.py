@@ -12,12 +12,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tactful.graphs.marketing_service import MarketingService
 from tactful.service.auth import KeyRing, digest
 from tactful.service.backend import Backend
-from tactful.service.limits import RateLimiter
 from tactful.service.masking import Masker
 from tactful.service.metrics import Metrics
 from tactful.service.models import ID_HELP, ID_PATTERN
 from tactful.service.operations import Operations
 from tactful.service.problems import ApiProblem
+from tactful.service.ratelimit import Limiter
 from tactful.service.turns import TurnService
 from tactful.service.webhooks import WebhookSender
 from tactful.settings import Settings
@@ -27,7 +27,7 @@ from tactful.settings import Settings
 class Services:
     settings: Settings
     keyring: KeyRing
-    limiter: RateLimiter
+    limiter: Limiter
     metrics: Metrics
     masker: Masker
     backend: Backend
@@ -52,7 +52,7 @@ bearer = HTTPBearer(
 )
 
 
-def get_tenant(
+async def get_tenant(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
@@ -60,7 +60,7 @@ def get_tenant(
     tenant = services.keyring.tenant_for(key)
     if tenant is None:
         raise ApiProblem("unauthorized", "missing or unknown API key", headers={"WWW-Authenticate": "Bearer"})
-    retry_after = services.limiter.check(digest(key) if key else "local")
+    retry_after = await services.limiter.check(digest(key) if key else "local")
     if retry_after is not None:
         services.metrics.rate_limited.inc()
         raise ApiProblem(
