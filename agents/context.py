@@ -1,4 +1,4 @@
-"""Run-scoped context of a support turn, kept apart from state.
+"""Run-scoped context of a support turn: tenant, engine, policy bundle, guards and texts. Kept apart from state.
 
 Two shapes: :class:`RunContext` is what a LangGraph run's ``context`` carries (JSON: a tenant name and,
 optionally, an engine name), and :class:`TurnContext` is what the specialists read (the live, cached resources:
@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tactful.agents.engine.offline import OfflineEngine
-from tactful.agents.engine.seam import Engine
+from tactful.agents.engine.seam import Engine, Fallback
 from tactful.agents.guards.rules import Guards
+from tactful.agents.notes import AgentNotes
 from tactful.agents.policy.files import PolicyBundle
 from tactful.agents.responder.templates import ReplyTemplates
 from tactful.errors import InputError
@@ -51,9 +51,10 @@ class RunContext:
 class TurnContext:
     tenant: str
     engine: Engine
-    offline: OfflineEngine
+    offline: Fallback  # what answers when ``engine`` cannot; the handoff's fixed texts come from it
     bundle: PolicyBundle
     guards: Guards
     templates: ReplyTemplates
+    notes: AgentNotes
     settings: Settings
     now: Callable[[], datetime] = field(default=utcnow)

@@ -22,6 +22,11 @@ SupportAction = Literal["respond", "clarify", "assist", "escalate"]
 Trend = Literal["rising", "falling", "steady"]
 Priority = Literal["low", "normal", "high", "urgent"]
 DialogueAct = Literal["new", "followup", "closing", "acknowledgement"]
+SentimentLabel = Literal["calm", "positive", "negative", "frustrated", "distressed"]
+"""How a message reads, worst last; the sentiment reasoner, the model's analysis and the state share it."""
+OutOfScope = Literal["out_of_scope"]
+OOS_LABEL: OutOfScope = "out_of_scope"
+"""The intent label of a message no intent of the taxonomy covers (the classifier's real "none of these")."""
 
 
 class Message(TypedDict):
@@ -64,7 +69,7 @@ class IntentCandidate(TypedDict):
 
 
 class IntentState(TypedDict):
-    label: str
+    label: str  # an intent of the taxonomy, or OOS_LABEL
     confidence: float
     runner_up: IntentCandidate | None
     out_of_scope: bool
@@ -85,7 +90,7 @@ class SentimentState(TypedDict):
     score: float
     frustration: float
     urgency: float
-    label: str  # calm | positive | negative | frustrated | distressed
+    label: SentimentLabel
     hurried: bool
     markers: list[str]
     trend: Trend

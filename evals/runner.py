@@ -22,8 +22,7 @@ from typing import Any, Protocol
 from langgraph.checkpoint.memory import InMemorySaver
 
 from tactful.agents.context import TurnContext
-from tactful.agents.engine.offline import OOS_LABEL
-from tactful.agents.state import AccountContext, Event
+from tactful.agents.state import OOS_LABEL, AccountContext, Event
 from tactful.errors import TactfulError
 from tactful.evals.records import MarketingRecord, ScenarioRun, TurnRecord
 from tactful.evals.scenario import (

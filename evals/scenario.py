@@ -15,11 +15,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from tactful.agents.state import SentimentLabel
 from tactful.config import Strict, line_in, line_of, read_yaml, validate_yaml
 from tactful.errors import ConfigError
 
 ExpectedAction = Literal["respond", "clarify", "assist", "escalate", "none"]
-SentimentLabel = Literal["calm", "positive", "negative", "frustrated", "distressed"]
 MarketingDecisionName = Literal["send", "suppress", "route_to_rep"]
 Scalar = str | int | float | bool
 

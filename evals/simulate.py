@@ -7,13 +7,13 @@ validated structured answer, re-asked once. The prompt: ``evals/prompts/simulate
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from tactful.agents.engine.budget import TurnBudgets
 from tactful.agents.engine.client import ModelClient, Structured, UsageMeter
 from tactful.agents.engine.tokens import ChatTurn
 from tactful.agents.prompts import load_prompt
@@ -22,15 +22,11 @@ from tactful.settings import Settings
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 MAX_TOKENS = 300
-SCHEMA: dict[str, object] = {
-    "type": "object",
-    "properties": {"message": {"type": "string"}, "done": {"type": "boolean"}},
-    "required": ["message", "done"],
-    "additionalProperties": False,
-}
 
 
 class SimulatedTurn(BaseModel):
+    """The person's next message, and whether they are done."""
+
     model_config = ConfigDict(extra="forbid")
 
     message: str
@@ -51,8 +47,11 @@ class OpenAIUserSimulator:
         self.model = settings.model_responder or settings.model
         self.prompt = load_prompt(PROMPTS_DIR, "simulated_user")
         self.spec = Structured(
-            name="simulated_user", schema=SCHEMA, reask=load_prompt(Path(settings.prompts_dir), "model/reask")
+            name="simulated_user",
+            output=SimulatedTurn,
+            reask=load_prompt(Path(settings.prompts_dir), "model/reask"),
         )
+        self.budgets = TurnBudgets(settings, clock=self.client.clock)
         self.meter = UsageMeter(settings=settings)
 
     def messages(self, scenario: SupportScenario, transcript: Sequence[tuple[str, str]]) -> list[ChatTurn]:
@@ -76,8 +75,7 @@ class OpenAIUserSimulator:
             model=self.model,
             messages=self.messages(scenario, transcript),
             spec=self.spec,
-            parse=SimulatedTurn.model_validate_json,
-            deadline=time.monotonic() + self.settings.turn_deadline_s,
+            budget=self.budgets.fresh(),
             meter=self.meter,
             max_tokens=MAX_TOKENS,
         )

@@ -1,9 +1,10 @@
 """Building the run-scoped context of support turns (:class:`tactful.agents.context.TurnContext`).
 
 Building a context reads the tenant's files and fits its intent model, so contexts are cached per
-(tenant, settings, engine factory) and shared by every turn of that tenant. :func:`resolve_context` turns the
-JSON context a LangGraph run carries (:class:`~tactful.agents.context.RunContext`) into that cached context;
-a first build runs in a worker thread, so no run blocks the event loop on file reads or fitting.
+(tenant, settings, engine factory) and shared by every turn of that tenant — and by the marketing generator,
+whose copy goes through the same engine. :func:`resolve_context` turns the JSON context a LangGraph run carries
+(:class:`~tactful.agents.context.RunContext`) into that cached context; a first build runs in a worker thread,
+so no run blocks the event loop on file reads or fitting.
 """
 
 from __future__ import annotations
@@ -15,23 +16,25 @@ from dataclasses import fields
 from pathlib import Path
 
 from tactful.agents.context import RunContext, TurnContext
-from tactful.agents.engine.offline import OfflineEngine
-from tactful.agents.engine.seam import Engine
+from tactful.agents.engine.offline import OfflineEngine, fit_taxonomy_model
+from tactful.agents.engine.seam import Engine, Fallback
 from tactful.agents.guards.rules import Guards
+from tactful.agents.marketing.templates import load_marketing_templates
+from tactful.agents.notes import load_agent_notes
 from tactful.agents.policy.files import load_bundle
 from tactful.agents.prompts import system_texts
 from tactful.agents.responder.templates import load_templates
-from tactful.agents.sentiment.model import load_signal_config
+from tactful.agents.sentiment.model import SentimentReasoner, load_signal_config
 from tactful.errors import InputError
 from tactful.settings import Settings, get_settings
 
-EngineFactory = Callable[[Settings, OfflineEngine], Engine]
+EngineFactory = Callable[[Settings, Fallback], Engine]
 
 _cache: dict[tuple[str, str, EngineFactory | None], TurnContext] = {}
 _lock = threading.Lock()
 
 
-def _default_engine_factory(settings: Settings, offline: OfflineEngine) -> Engine:
+def _default_engine_factory(settings: Settings, offline: Fallback) -> Engine:
     if settings.engine == "offline":
         return offline
     if settings.engine == "openai":
@@ -61,17 +64,27 @@ def build_context(
             hit = _cache.get(key)
         if hit is not None:
             return hit
+    prompts = Path(settings.prompts_dir)
     bundle = load_bundle(Path(settings.policy_dir), tenant)
-    templates = load_templates(Path(settings.prompts_dir))
+    templates = load_templates(prompts)
+    notes = load_agent_notes(prompts)
     signals = load_signal_config(Path(settings.policy_dir) / "signals.yaml")
-    offline = OfflineEngine.from_files(bundle.taxonomy, signals, templates)
+    offline = OfflineEngine(
+        taxonomy=bundle.taxonomy,
+        intent_model=fit_taxonomy_model(bundle.taxonomy),
+        reasoner=SentimentReasoner(signals),
+        templates=templates,
+        summary=notes.summary,
+        copy_templates=load_marketing_templates(prompts),
+    )
     ctx = TurnContext(
         tenant=tenant,
         engine=factory(settings, offline),
         offline=offline,
         bundle=bundle,
-        guards=Guards(bundle, system_texts=system_texts(Path(settings.prompts_dir))),
+        guards=Guards(bundle, system_texts=system_texts(prompts)),
         templates=templates,
+        notes=notes,
         settings=settings,
     )
     if cache:

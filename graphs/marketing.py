@@ -38,7 +38,7 @@ from tactful.agents.marketing.nodes import (
 )
 from tactful.agents.marketing.state import MarketingState
 from tactful.errors import InputError
-from tactful.graphs.context import run_context
+from tactful.graphs.context import build_context, run_context
 from tactful.settings import get_settings
 
 Node = Callable[[MarketingState, MarketingContext], Awaitable[dict[str, object]]]
@@ -101,7 +101,8 @@ def _build_for(run: RunContext) -> MarketingContext:
     settings = get_settings()
     if run.engine is not None and run.engine != settings.engine:
         settings = settings.model_copy(update={"engine": run.engine})
-    return build_marketing_context(settings, tenant=run.tenant)
+    support = build_context(settings, tenant=run.tenant)  # the copy goes through the support engine
+    return build_marketing_context(settings, tenant=run.tenant, engine=support.engine, offline=support.offline)
 
 
 async def resolve_marketing_context(value: object) -> MarketingContext:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 
@@ -23,6 +25,8 @@ from tactful.agents.state import (
     zero_usage,
 )
 from tactful.graphs.support import SupportGraph, SupportInput
+
+log = logging.getLogger("tactful.runner")
 
 TurnAction = Literal["respond", "clarify", "assist", "escalate", "none"]
 
@@ -174,3 +178,40 @@ class SupportRunner:
     async def values(self, conversation_id: str, *, tenant: str = "default") -> SupportState | None:
         snapshot = await self.graph.aget_state(self._config(tenant, conversation_id))
         return snapshot.values or None  # type: ignore[return-value]
+
+    async def finish_interrupted(self, conversation_id: str, *, tenant: str = "default") -> SupportState | None:
+        """Finish the turn a failure left half-done, so that it ends with a reply or a handoff (or silent, when a
+        person owns the conversation), never with nothing: resume it on the offline engine; if even that fails,
+        close it with the fixed apology (``unavailable`` in ``prompts/replies.yaml``). Returns the final state."""
+        config = self._config(tenant, conversation_id)
+        snapshot = await self.graph.aget_state(config)
+        if not snapshot.next:
+            return snapshot.values or None  # type: ignore[return-value]
+        ctx = self.context_for(tenant)
+        offline = dataclasses.replace(ctx, engine=ctx.offline)
+        try:
+            async for _ in self.graph.astream(
+                None, config, context=offline, stream_mode="values", durability=ctx.settings.durability
+            ):
+                pass
+        except Exception:
+            log.exception("conversation %s: the turn failed on the offline engine too; closing it", conversation_id)
+            values: SupportState = (await self.graph.aget_state(config)).values  # type: ignore[assignment]
+            await self.graph.aupdate_state(config, _closing(ctx, values), as_node="finish")
+        return (await self.graph.aget_state(config)).values or None  # type: ignore[return-value]
+
+
+def _closing(ctx: TurnContext, values: SupportState) -> dict[str, object]:
+    """The update that ends an unfinishable turn: the apology as the bot's reply (silence in human mode)."""
+    if values.get("mode") == "human":
+        return {"halted": False}
+    text = ctx.templates.unavailable.pick("standard")
+    turn = values.get("turn", 0)
+    return {
+        "halted": False,
+        "degraded": True,
+        "decision": None,
+        "last_action": None,
+        "reply": text,
+        "messages": [{"role": "bot", "text": text, "turn": turn, "at": ctx.now().isoformat()}],
+    }

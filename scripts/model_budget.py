@@ -158,6 +158,7 @@ def _stream(text: str, prompt: int, completion: int) -> httpx.Response:
         event({"choices": [{"index": 0, "delta": {"content": w + " "}, "finish_reason": None}]})
         for w in words
     ]
+    parts.append(event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
     parts.append(
         event(
             {

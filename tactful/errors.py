@@ -43,6 +43,20 @@ class InvalidModelOutputError(EngineError):
     """The model answered, but its output failed validation after the allowed re-ask."""
 
 
+class MalformedResponseError(EngineError):
+    """The server's answer could not be read: a body that is not JSON, an envelope that is not a chat
+    completion, no choices, a stream that ended before it finished. Worth another attempt."""
+
+
+class StreamCutError(EngineError):
+    """A streamed reply stopped after text had gone out: ``broken`` (an error mid-stream), ``truncated`` (it
+    ended without finishing), ``deadline`` (the turn's time ran out) or ``length`` (the output-token cap)."""
+
+    def __init__(self, reason: str, message: str, *, attempts: int = 0, last_response: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message, attempts=attempts, last_response=last_response)
+
+
 class WorkerBusyError(TactfulError):
     """The worker has no capacity left to start another turn in time (every lock connection is in use): the
     service is overloaded, not this conversation."""

@@ -118,7 +118,11 @@ class Settings(BaseSettings):
     turn_deadline_s: float = 45.0
     """Wall-clock budget for all model calls of one turn; past it the offline engine answers."""
     max_retries: int = 3
-    """Retries after a transient failure (429, 5xx, timeout, connection error); the SDK's own retries are off."""
+    """Retries of one call after a transient failure (429, 5xx, timeout, connection error, an unreadable answer);
+    the SDK's own retries are off. Every retry also draws on ``turn_max_requests``."""
+    turn_max_requests: int = Field(default=3, ge=0)
+    """Most requests one turn sends to the model, whatever fails: first tries, retries and re-asks of every call
+    of the turn (analysis, reply, handoff summary) draw on it. Then the offline engine answers."""
     retry_after_cap_s: float = 10.0
     """Longest ``Retry-After`` honoured; a server asking for more gets this."""
     retry_backoff_base_s: float = 0.5
@@ -126,7 +130,8 @@ class Settings(BaseSettings):
     retry_backoff_max_s: float = 8.0
     """...and never more than this."""
     breaker_failures: int = 5
-    """Consecutive failed model calls that open the circuit breaker (the model is then skipped)."""
+    """Consecutive failed model requests (any kind of failure, retries included) that open the circuit breaker
+    (the model is then skipped)."""
     breaker_reset_s: float = 30.0
     """How long an open circuit skips the model before one probe call may close it again."""
     prompt_token_budget: int = 2500

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from tactful.agents.engine.scripted import ScriptedEngine
 from tactful.agents.marketing.alerts import InMemoryAlertSink
-from tactful.agents.marketing.copywriter import Copywriter
 from tactful.agents.marketing.models import MarketingDecision, MarketingRequest
 from tactful.graphs.marketing_service import MarketingService
 from tactful.settings import Settings
@@ -111,12 +111,13 @@ def request(
 
 
 def service(
-    *, sink: InMemoryAlertSink | None = None, copywriter: Copywriter | None = None, via_graph: bool = False
+    *, sink: InMemoryAlertSink | None = None, engine: ScriptedEngine | None = None, via_graph: bool = False
 ) -> MarketingService:
+    """The marketing service on the offline engine, or on ``engine`` (a scripted fake) for the copy."""
     return MarketingService(
         Settings(engine="offline"),
         alert_sink=sink or InMemoryAlertSink(),
-        copywriter=copywriter,
+        engine_factory=engine.bind if engine is not None else None,
         via_graph=via_graph,
         now=lambda: FIXED_NOW,
     )

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tactful.agents.marketing.copywriter import load_marketing_templates
 from tactful.agents.marketing.models import MarketingRequest
 from tactful.agents.marketing.policy import clear_policy_cache
+from tactful.agents.marketing.templates import load_marketing_templates
 from tactful.errors import ConfigError, InputError
 from tactful.graphs.marketing_service import MarketingService
 from tactful.settings import Settings

@@ -54,8 +54,8 @@ def model_service(**overrides: Any) -> MarketingService:
     }
     values.update(overrides)
     svc = MarketingService(Settings(**values), alert_sink=InMemoryAlertSink(), now=lambda: FIXED_NOW)
-    writer = svc.context_for("default").copywriter
-    writer.client.sleep = _no_sleep  # type: ignore[attr-defined]
+    engine = svc.context_for("default").engine
+    engine.client.sleep = _no_sleep  # type: ignore[attr-defined]
     return svc
 
 

@@ -1,23 +1,21 @@
-"""The combined analysis a model returns in one call (intent + sentiment + urgency), its JSON schema, and how
-it merges with the offline engine's results."""
+"""The combined analysis a model returns in one call (intent + sentiment + urgency), as a pydantic type the JSON
+schema is derived from, and how it merges with the offline engine's results."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from tactful.agents.engine.seam import IntentResult, SentimentResult
-from tactful.agents.state import SentimentState, SentimentTurn, Trend, Usage
-
-SentimentLabel = Literal["calm", "positive", "negative", "frustrated", "distressed"]
-OOS_LABEL = "out_of_scope"
+from tactful.agents.state import OOS_LABEL, SentimentLabel, SentimentState, SentimentTurn, Trend, Usage
 
 
 class Analysis(BaseModel):
-    """What the model says about the latest message. Validate with ``context={"labels": [...]}``."""
+    """What the model says about the latest message. :func:`analysis_type` narrows the intent labels to a
+    taxonomy's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -29,52 +27,17 @@ class Analysis(BaseModel):
     urgency: float = Field(ge=0.0, le=1.0)
     hurried: bool
 
-    @field_validator("intent", "runner_up")
-    @classmethod
-    def _known_label(cls, value: str | None, info: ValidationInfo) -> str | None:
-        labels = (info.context or {}).get("labels")
-        if value is not None and labels is not None and value not in labels:
-            raise ValueError(f"unknown intent {value!r}; use one of the listed labels")
-        return value
 
-
-def analysis_schema(labels: Sequence[str]) -> dict[str, object]:
-    """The JSON schema sent with the request: strict-mode compatible, intent labels as an enum."""
-    enum = list(labels)
-    # Ranges live in descriptions: some strict or guided decoders reject "minimum"; pydantic checks them.
-    unit = {"type": "number", "description": "from 0 to 1"}
-    props: dict[str, object] = {
-        "intent": {"type": "string", "enum": enum},
-        "confidence": unit,
-        "runner_up": {"anyOf": [{"type": "string", "enum": enum}, {"type": "null"}]},
-        "sentiment": {"type": "string", "enum": list(SentimentLabel.__args__)},  # type: ignore[attr-defined]
-        "frustration": unit,
-        "urgency": unit,
-        "hurried": {"type": "boolean"},
-    }
-    return {
-        "type": "object",
-        "properties": props,
-        "required": list(props),
-        "additionalProperties": False,
-    }
-
-
-def schema_text(labels: Sequence[str]) -> str:
-    return json.dumps(analysis_schema(labels), separators=(",", ":"))
-
-
-def parse_analysis(raw: str, labels: Sequence[str]) -> Analysis:
-    """Validate the model's raw JSON; raises pydantic's ValidationError (a ValueError) on a misfit."""
-    return Analysis.model_validate_json(_strip_fence(raw), context={"labels": set(labels)})
-
-
-def _strip_fence(raw: str) -> str:
-    text = raw.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
-    return text
+@lru_cache(maxsize=32)
+def analysis_type(labels: tuple[str, ...]) -> type[Analysis]:
+    """:class:`Analysis` whose ``intent`` and ``runner_up`` are one of ``labels`` (an enum in its schema)."""
+    label: Any = Literal.__getitem__(labels)
+    return create_model(
+        "SupportAnalysis",
+        __base__=Analysis,
+        intent=(label, ...),
+        runner_up=(label | None, ...),
+    )
 
 
 def merge_intent(offline: IntentResult, analysis: Analysis, *, usage: Usage | None) -> IntentResult:

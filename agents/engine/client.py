@@ -1,31 +1,38 @@
 """One resilient caller of an OpenAI-compatible chat endpoint: the only layer that retries.
 
-- tenacity retries 408/409/429/5xx, timeouts and connection errors with exponential backoff and full jitter,
-  honouring ``Retry-After`` (capped); 400/401/403/404/422 and invalid output are never retried. The SDK's own
-  retries are off (``max_retries=0``).
-- Every request gets ``min(request_timeout_s, time left in the turn)``; no attempt starts past the deadline.
-- A circuit breaker skips the model for ``breaker_reset_s`` after ``breaker_failures`` consecutive failed
-  calls; then one probe is let through, and its success closes the circuit.
-- Structured calls validate the answer and re-ask once; every request sent is counted in a
-  :class:`UsageMeter`.
+- Every request draws on the turn's :class:`~tactful.agents.engine.budget.TurnBudget` — first tries, retries and
+  re-asks alike, for every call of the turn — and gets ``min(request_timeout_s, time left in the turn)``; no
+  request starts past the deadline or once the budget is spent.
+- tenacity retries what may pass: 408/409/429/5xx, timeouts, dropped connections, and malformed answers (a body
+  that is not JSON, an envelope that is not a chat completion, no choices, a stream that ends before it
+  finishes), with exponential backoff and full jitter, honouring ``Retry-After`` (capped). Other 4xx are never
+  retried. The SDK's own retries are off (``max_retries=0``).
+- A structured answer is validated against its pydantic type (the JSON schema sent is derived from it) and
+  re-asked once when it does not fit.
+- The circuit breaker counts every failed request, whatever the kind, and is asked before every request.
+- A stream yields complete sentences only: what it has not finished when it breaks is never sent.
+
+Whatever goes wrong surfaces as an :class:`~tactful.errors.EngineError`, which the engine answers from its
+offline fallback. Every request sent is counted in a :class:`UsageMeter`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
-import json
+import logging
 import time
 import warnings
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, TypeVar, cast
+from typing import Any, Generic, TypedDict, TypeVar, cast
 
 import httpx
 import openai
 from langsmith.utils import tracing_is_enabled
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from pydantic import ValidationError
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
+from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -35,25 +42,47 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from tactful.agents.engine.breaker import CircuitBreaker
+from tactful.agents.engine.budget import TurnBudget
+from tactful.agents.engine.schema import parse_structured, short_error, strict_schema
+from tactful.agents.engine.sentences import complete_up_to
 from tactful.agents.engine.tokens import ChatTurn, count_chat, count_tokens
 from tactful.agents.prompts import Prompt
 from tactful.agents.state import Usage
-from tactful.errors import ConfigError, InvalidModelOutputError, ModelUnavailableError
+from tactful.errors import (
+    ConfigError,
+    EngineError,
+    InvalidModelOutputError,
+    MalformedResponseError,
+    ModelUnavailableError,
+    StreamCutError,
+)
 from tactful.settings import Settings
 
+log = logging.getLogger("tactful.engine")
+
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-BreakerState = Literal["closed", "open", "half_open"]
 
 RETRY_STATUS = frozenset({408, 409, 429})
-# Errors that can only happen while reading a stream already under way (after headers).
-STREAM_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx.HTTPError, OSError)
+MAX_REASKS = 1
+# What reading a stream under way can raise besides the SDK's own errors (a cut connection, a bad data line).
+_STREAM_READ_ERRORS: tuple[type[Exception], ...] = (
+    MalformedResponseError,
+    openai.OpenAIError,
+    httpx.HTTPError,
+    OSError,
+    ValueError,
+    TypeError,
+    AttributeError,
+)
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Worth another attempt: rate limits, server errors, timeouts, dropped connections."""
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+    """Worth another attempt: rate limits, server errors, timeouts, dropped connections, unreadable answers."""
+    if isinstance(exc, MalformedResponseError | openai.APIConnectionError):  # includes APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in RETRY_STATUS or exc.status_code >= 500
@@ -81,51 +110,6 @@ def retry_after_s(exc: BaseException | None) -> float | None:
         if parsed is None:
             return None
         return max(0.0, parsed.timestamp() - time.time())
-
-
-class CircuitBreaker:
-    """Closed → open after ``failures`` failures in a row → half-open after ``reset_s`` → closed again."""
-
-    def __init__(self, *, failures: int, reset_s: float, clock: Clock = time.monotonic) -> None:
-        self.threshold = max(1, failures)
-        self.reset_s = reset_s
-        self.clock = clock
-        self.failures = 0
-        self.opened_at: float | None = None
-        self._probing = False
-
-    @property
-    def state(self) -> BreakerState:
-        if self.opened_at is None:
-            return "closed"
-        if self.clock() - self.opened_at >= self.reset_s:
-            return "half_open"
-        return "open"
-
-    def allow(self) -> bool:
-        """May a call go to the model now? In half-open state only one probe at a time is let through."""
-        state = self.state
-        if state == "closed":
-            return True
-        if state == "half_open" and not self._probing:
-            self._probing = True
-            return True
-        return False
-
-    def record_success(self) -> None:
-        self.failures = 0
-        self.opened_at = None
-        self._probing = False
-
-    def release(self) -> None:
-        """A let-through call never reached the model: neither success nor failure."""
-        self._probing = False
-
-    def record_failure(self) -> None:
-        self.failures += 1
-        if self._probing or self.failures >= self.threshold:
-            self.opened_at = self.clock()
-        self._probing = False
 
 
 @dataclass
@@ -156,12 +140,19 @@ class UsageMeter:
 
 
 @dataclass(frozen=True)
-class Structured:
-    """How to ask for a structured answer: its name, JSON schema, and the re-ask prompt."""
+class Structured(Generic[M]):
+    """How to ask for a structured answer: its name, the pydantic type it must fit, and the re-ask prompt.
+
+    The JSON schema sent is derived from ``output``; ``context`` is passed to its validators."""
 
     name: str
-    schema: dict[str, object]
+    output: type[M]
     reask: Prompt
+    context: dict[str, Any] | None = None
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return strict_schema(self.output)
 
 
 class _Waiter:
@@ -181,15 +172,15 @@ class _Waiter:
         return float(self.backoff(state))
 
 
-class _StopAtDeadline(stop_base):
-    """tenacity stop: no retry whose wait would end past the turn's deadline."""
+class _StopWhenSpent(stop_base):
+    """tenacity stop: no retry whose wait would end past the turn's deadline, nor once its requests are spent."""
 
-    def __init__(self, deadline: float, clock: Clock) -> None:
-        self.deadline = deadline
+    def __init__(self, budget: TurnBudget, clock: Clock) -> None:
+        self.budget = budget
         self.clock = clock
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        return self.clock() + retry_state.upcoming_sleep >= self.deadline
+        return self.budget.requests <= 0 or self.clock() + retry_state.upcoming_sleep >= self.budget.deadline
 
 
 class _TokenLimit(TypedDict, total=False):
@@ -208,6 +199,65 @@ def _traced(client: openai.AsyncOpenAI) -> openai.AsyncOpenAI:
         from langsmith.wrappers import wrap_openai
 
     return wrap_openai(client)
+
+
+@dataclass
+class _Stream:
+    """One streamed attempt being read: complete sentences come out, the unfinished rest is held back."""
+
+    sdk: openai.AsyncStream[ChatCompletionChunk]
+    deadline: float
+    clock: Clock
+    received: str = ""
+    held: str = ""
+    finish: str | None = None
+    usage: tuple[int, int] | None = None
+    pieces: AsyncIterator[str] | None = None
+
+    def sentences(self) -> AsyncIterator[str]:
+        if self.pieces is None:
+            self.pieces = self._read()
+        return self.pieces
+
+    async def _read(self) -> AsyncGenerator[str, None]:
+        try:
+            async for chunk in self.sdk:
+                if chunk.usage is not None:
+                    self.usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                if not isinstance(chunk.choices, list):
+                    raise MalformedResponseError("a stream chunk without choices")
+                if chunk.choices:
+                    choice = chunk.choices[0]
+                    delta = choice.delta.content if choice.delta is not None else None
+                    if delta:
+                        self.received += delta
+                        self.held += delta
+                    if choice.finish_reason:
+                        self.finish = choice.finish_reason
+                cut = complete_up_to(self.held)
+                if cut:
+                    piece, self.held = self.held[:cut], self.held[cut:]
+                    yield piece
+                if self.clock() > self.deadline and self.finish is None:
+                    raise StreamCutError("deadline", "the turn's deadline passed while the reply streamed")
+        except StreamCutError:
+            raise
+        except _STREAM_READ_ERRORS as exc:
+            raise StreamCutError("broken", f"the stream broke ({type(exc).__name__})") from exc
+        if self.finish is None:
+            raise StreamCutError("truncated", "the stream ended before the reply finished")
+        if self.finish == "length":
+            raise StreamCutError("length", "the reply reached the output-token cap")
+        if self.held:
+            piece, self.held = self.held, ""
+            yield piece
+
+    async def close(self) -> None:
+        """Stop reading and release the connection; a connection that fails to close is already gone."""
+        with contextlib.suppress(*_STREAM_READ_ERRORS):
+            if self.pieces is not None:
+                await cast(AsyncGenerator[str, None], self.pieces).aclose()
+            await self.sdk.close()
 
 
 class ModelClient:
@@ -262,21 +312,33 @@ class ModelClient:
         self._client = None
         self._loop = None
 
-    def _timeout(self, deadline: float) -> float:
-        left = deadline - self.clock()
+    def _admit(self, budget: TurnBudget) -> float:
+        """The timeout of the next request; raises ModelUnavailableError when none may be sent."""
+        left = budget.deadline - self.clock()
         if left <= 0:
             raise ModelUnavailableError("the turn's deadline passed before the model answered")
-        return min(self.settings.request_timeout_s, left)
-
-    async def _send(self, send: Callable[[float], Awaitable[T]], *, deadline: float, meter: UsageMeter) -> T:
-        """One logical request with retries; the breaker sees its final outcome only."""
+        if budget.requests <= 0:
+            raise ModelUnavailableError("the turn's model requests are used up")
         if not self.breaker.allow():
             raise ModelUnavailableError("circuit open: the model failed repeatedly and is skipped for now")
+        budget.spend()
+        return min(self.settings.request_timeout_s, left)
 
+    async def _call(
+        self,
+        once: Callable[[float], Awaitable[T]],
+        *,
+        budget: TurnBudget,
+        meter: UsageMeter,
+        retry: Callable[[BaseException], bool] = is_transient,
+    ) -> T:
+        """Send ``once`` until it succeeds, fails for good, or the attempts, the budget or the deadline run out.
+
+        Each request is one attempt, and the breaker sees each one's outcome."""
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.settings.max_retries + 1) | _StopAtDeadline(deadline, self.clock),
+            stop=stop_after_attempt(self.settings.max_retries + 1) | _StopWhenSpent(budget, self.clock),
             wait=_Waiter(self.settings),
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(retry),
             sleep=self.sleep,
             reraise=True,
         )
@@ -284,12 +346,22 @@ class ModelClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    timeout = self._timeout(deadline)
+                    timeout = self._admit(budget)
                     attempts += 1
                     meter.model_calls += 1
-                    result = await send(timeout)
+                    try:
+                        result = await once(timeout)
+                    except asyncio.CancelledError:
+                        self.breaker.release()
+                        raise
+                    except Exception:
+                        self.breaker.record_failure()
+                        raise
+                    self.breaker.record_success()
+        except EngineError as exc:
+            exc.attempts = max(exc.attempts, attempts)
+            raise
         except openai.OpenAIError as exc:
-            self.breaker.record_failure()
             status = getattr(exc, "status_code", None)
             what = f"HTTP {status}" if status else type(exc).__name__
             raise ModelUnavailableError(
@@ -297,16 +369,14 @@ class ModelClient:
                 attempts=attempts,
                 last_response=str(exc)[:500],
             ) from exc
-        except ModelUnavailableError:  # the deadline passed: a failure only if requests went unanswered
-            if attempts:
-                self.breaker.record_failure()
-            else:
-                self.breaker.release()
-            raise
-        self.breaker.record_success()
+        except Exception as exc:  # anything else an answer can provoke still leaves the turn to the fallback
+            log.warning("model call failed unexpectedly: %s: %s", type(exc).__name__, exc)
+            raise ModelUnavailableError(
+                f"model call failed ({type(exc).__name__}) after {attempts} attempt(s)",
+                attempts=attempts,
+                last_response=str(exc)[:500],
+            ) from exc
         return result
-
-    # ------------------------------------------------------------------ calls
 
     def _limit(self, max_tokens: int) -> _TokenLimit:
         """The output-token cap under the name the server expects (o-series models want max_completion_tokens)."""
@@ -314,139 +384,178 @@ class ModelClient:
             return {"max_completion_tokens": max_tokens}
         return {"max_tokens": max_tokens}
 
+    async def _create(self, timeout: float, **kwargs: Any) -> ChatCompletion:
+        """One non-streamed request; an answer that cannot be read raises MalformedResponseError."""
+        try:
+            completion = await self.client().chat.completions.create(timeout=timeout, **kwargs)
+        except (ValueError, openai.APIResponseValidationError) as exc:  # a JSONDecodeError is a ValueError
+            raise MalformedResponseError(f"the answer is not valid JSON ({type(exc).__name__})") from exc
+        _first_message(completion)
+        return cast(ChatCompletion, completion)
+
+    # ------------------------------------------------------------------ calls
+
     async def complete(
-        self, *, model: str, messages: Sequence[ChatTurn], deadline: float, meter: UsageMeter, max_tokens: int
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatTurn],
+        budget: TurnBudget,
+        meter: UsageMeter,
+        max_tokens: int,
     ) -> str:
         """Plain text completion."""
-        completion = await self._send(
-            lambda timeout: self.client().chat.completions.create(
-                model=model, messages=_sdk(messages), timeout=timeout, **self._limit(max_tokens)
-            ),
-            deadline=deadline,
-            meter=meter,
-        )
-        text = (completion.choices[0].message.content or "") if completion.choices else ""
-        self._account(meter, completion, messages, text, model=model)
-        return text
+
+        async def once(timeout: float) -> str:
+            completion = await self._create(
+                timeout, model=model, messages=_sdk(messages), **self._limit(max_tokens)
+            )
+            text = _first_message(completion).content or ""
+            self._account(meter, completion, messages, text, model=model)
+            return text
+
+        return await self._call(once, budget=budget, meter=meter)
 
     async def structured(
         self,
         *,
         model: str,
         messages: Sequence[ChatTurn],
-        spec: Structured,
-        parse: Callable[[str], T],
-        deadline: float,
+        spec: Structured[M],
+        budget: TurnBudget,
         meter: UsageMeter,
         max_tokens: int,
-    ) -> T:
-        """A validated structured answer; one re-ask on invalid output, then InvalidModelOutputError."""
+    ) -> M:
+        """An answer validated against ``spec.output``; re-asked once (saying what was wrong) when it does not
+        fit, then InvalidModelOutputError. Re-asks draw on the same budget as retries."""
         convo = list(messages)
-        raw = ""
-        problem = ""
-        for ask in range(2):
+        schema = spec.schema
+        reasks = 0
 
-            def send(timeout: float, convo: Sequence[ChatTurn] = convo) -> Awaitable[ChatCompletion]:
-                return self._create_structured(model, convo, spec, timeout, max_tokens)
-
-            completion = await self._send(send, deadline=deadline, meter=meter)
+        async def once(timeout: float) -> M:
+            nonlocal convo, reasks
+            completion = await self._create_structured(model, convo, spec.name, schema, timeout, max_tokens)
             raw = _structured_text(completion)
             self._account(meter, completion, convo, raw, model=model)
             try:
-                return parse(raw)
+                return parse_structured(spec.output, raw, context=spec.context)
             except (ValidationError, ValueError) as exc:
-                problem = _short_error(exc)
-                if ask == 0:
+                problem = short_error(exc)
+                error = InvalidModelOutputError(
+                    f"invalid {spec.name}: {problem}", last_response=raw[:500]
+                )
+                if reasks < MAX_REASKS:
+                    reasks += 1
                     convo = [
                         *convo,
                         {"role": "assistant", "content": raw or "(empty)"},
                         {"role": "user", "content": spec.reask.render(error=problem)},
                     ]
-        raise InvalidModelOutputError(
-            f"invalid {spec.name} after a re-ask: {problem}", attempts=2, last_response=raw
-        )
+                    error.reask = True  # type: ignore[attr-defined]
+                raise error from exc
+
+        def retry(exc: BaseException) -> bool:
+            return is_transient(exc) or bool(getattr(exc, "reask", False))
+
+        return await self._call(once, budget=budget, meter=meter, retry=retry)
 
     def _create_structured(
-        self, model: str, messages: Sequence[ChatTurn], spec: Structured, timeout: float, max_tokens: int
+        self,
+        model: str,
+        messages: Sequence[ChatTurn],
+        name: str,
+        schema: dict[str, Any],
+        timeout: float,
+        max_tokens: int,
     ) -> Awaitable[ChatCompletion]:
-        create = self.client().chat.completions.create
         mode = self.settings.structured_output
+        common: dict[str, Any] = {"model": model, "messages": _sdk(messages), **self._limit(max_tokens)}
         if mode == "json_schema":
-            return create(
-                model=model,
-                messages=_sdk(messages),
-                timeout=timeout,
-                **self._limit(max_tokens),
+            return self._create(
+                timeout,
+                **common,
                 response_format={
                     "type": "json_schema",
-                    "json_schema": {"name": spec.name, "schema": spec.schema, "strict": True},
+                    "json_schema": {"name": name, "schema": schema, "strict": True},
                 },
             )
         if mode == "json_object":
-            return create(
-                model=model,
-                messages=_sdk(messages),
-                timeout=timeout,
-                **self._limit(max_tokens),
-                response_format={"type": "json_object"},
-            )
-        return create(
-            model=model,
-            messages=_sdk(messages),
-            timeout=timeout,
-            **self._limit(max_tokens),
-            tools=[{"type": "function", "function": {"name": spec.name, "parameters": spec.schema}}],
-            tool_choice={"type": "function", "function": {"name": spec.name}},
+            return self._create(timeout, **common, response_format={"type": "json_object"})
+        return self._create(
+            timeout,
+            **common,
+            tools=[{"type": "function", "function": {"name": name, "parameters": schema}}],
+            tool_choice={"type": "function", "function": {"name": name}},
         )
 
     async def stream(
-        self, *, model: str, messages: Sequence[ChatTurn], deadline: float, meter: UsageMeter, max_tokens: int
+        self,
+        *,
+        model: str,
+        messages: Sequence[ChatTurn],
+        budget: TurnBudget,
+        meter: UsageMeter,
+        max_tokens: int,
     ) -> AsyncGenerator[str, None]:
-        """Text deltas of a streamed completion. Opening the stream is retried; once text flows it is not.
+        """Complete sentences of a streamed reply.
 
-        Raises ModelUnavailableError when the stream cannot be opened, and one of STREAM_ERRORS when it breaks
-        or passes the turn deadline after text has flowed. Usage lands in ``meter`` when the stream ends.
+        Opening the stream and reading it up to its first complete sentence is retried within the budget; once
+        a sentence has gone out it is not. Raises ModelUnavailableError when no sentence could be had, and
+        StreamCutError when the stream breaks, is cut or passes the turn deadline after text has gone out — the
+        unfinished sentence is then dropped, never yielded. Usage lands in ``meter`` when the stream ends.
         """
-
-        def open_stream(timeout: float) -> Awaitable[openai.AsyncStream[ChatCompletionChunk]]:
-            create = self.client().chat.completions.create
-            if self.settings.stream_include_usage:
-                return create(
-                    model=model,
-                    messages=_sdk(messages),
-                    timeout=timeout,
-                    **self._limit(max_tokens),
-                    stream=True,
-                    stream_options={"include_usage": True},
-                )
-            return create(
-                model=model, messages=_sdk(messages), timeout=timeout, **self._limit(max_tokens), stream=True
+        def settle(reading: _Stream) -> None:
+            prompt, completion = reading.usage or (
+                count_chat(messages, model=model),
+                count_tokens(reading.received, model=model),
             )
+            meter.add(prompt=prompt, completion=completion)
 
-        stream = await self._send(open_stream, deadline=deadline, meter=meter)
-        text = ""
-        reported: ChatCompletionChunk | None = None
+        async def once(timeout: float) -> tuple[_Stream, str]:
+            kwargs: dict[str, Any] = {
+                "model": model,
+                "messages": _sdk(messages),
+                "stream": True,
+                **self._limit(max_tokens),
+            }
+            if self.settings.stream_include_usage:
+                kwargs["stream_options"] = {"include_usage": True}
+            try:
+                sdk = await self.client().chat.completions.create(timeout=timeout, **kwargs)
+            except ValueError as exc:
+                raise MalformedResponseError("the stream could not be read") from exc
+            reading = _Stream(sdk, deadline=budget.deadline, clock=self.clock)
+            try:
+                first = await anext(reading.sentences(), "")
+                if not first.strip() and reading.finish is not None:
+                    raise MalformedResponseError("the model streamed an empty reply")
+            except StreamCutError as cut:
+                if cut.reason == "length":
+                    return reading, ""
+                await reading.close()
+                settle(reading)
+                if cut.reason == "deadline":
+                    raise ModelUnavailableError(str(cut)) from cut
+                raise MalformedResponseError(f"{cut} before its first sentence") from cut
+            except BaseException:
+                await reading.close()
+                settle(reading)
+                raise
+            return reading, first
+
+        reading, first = await self._call(once, budget=budget, meter=meter)
         try:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    reported = chunk
-                delta = chunk.choices[0].delta.content if chunk.choices else None
-                if delta:
-                    text += delta
-                    yield delta
-                if self.clock() > deadline:
-                    raise httpx.ReadTimeout("the turn's deadline passed while the reply streamed")
-        except STREAM_ERRORS:
-            self.breaker.record_failure()
+            if first:
+                yield first
+            async for piece in reading.sentences():
+                yield piece
+        except StreamCutError as cut:
+            if cut.reason != "length":
+                self.breaker.record_failure()
             raise
         finally:
-            await stream.close()
-            if reported is not None and reported.usage is not None:
-                meter.add(prompt=reported.usage.prompt_tokens, completion=reported.usage.completion_tokens)
-            else:
-                meter.add(
-                    prompt=count_chat(messages, model=model), completion=count_tokens(text, model=model)
-                )
+            await reading.close()
+            settle(reading)
 
     @staticmethod
     def _account(
@@ -462,21 +571,27 @@ def _sdk(messages: Sequence[ChatTurn]) -> list[openai.types.chat.ChatCompletionM
     return cast("list[openai.types.chat.ChatCompletionMessageParam]", [dict(m) for m in messages])
 
 
+def _first_message(completion: object) -> ChatCompletionMessage:
+    """The first choice's message; MalformedResponseError when the answer is not a usable chat completion."""
+    if not isinstance(completion, ChatCompletion):
+        raise MalformedResponseError(f"the answer is not a chat completion ({type(completion).__name__})")
+    choices = completion.choices
+    if not isinstance(choices, list) or not choices:
+        raise MalformedResponseError("the answer has no choices")
+    message = getattr(choices[0], "message", None)
+    if not isinstance(message, ChatCompletionMessage):
+        raise MalformedResponseError("the answer's first choice has no message")
+    if message.content is not None and not isinstance(message.content, str):
+        raise MalformedResponseError("the answer's content is not text")
+    if message.tool_calls is not None and not isinstance(message.tool_calls, list):
+        raise MalformedResponseError("the answer's tool calls are not a list")
+    return message
+
+
 def _structured_text(completion: ChatCompletion) -> str:
-    if not completion.choices:
-        return ""
-    message = completion.choices[0].message
+    message = _first_message(completion)
     if message.tool_calls:
-        call = message.tool_calls[0]
-        function = getattr(call, "function", None)
-        return function.arguments if function is not None else ""
+        function = getattr(message.tool_calls[0], "function", None)
+        arguments = getattr(function, "arguments", None)
+        return arguments if isinstance(arguments, str) else ""
     return message.content or ""
-
-
-def _short_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        parts = [f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in exc.errors()[:3]]
-        return "; ".join(parts)
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not valid JSON ({exc.msg})"
-    return str(exc)[:200]

@@ -1,16 +1,19 @@
 """The embedded offline engine: no key, no network, deterministic.
 
 Intent: a scikit-learn model fit from the taxonomy's examples. Sentiment: VADER plus frustration markers, events and
-a trend. Replies: templates from ``prompts/``. Handoff summaries: extractive.
+a trend. Replies: templates from ``prompts/replies.yaml``. Handoff summaries: extractive, in the sentences of
+``prompts/agent_notes.yaml``. Marketing copy: templates from ``prompts/marketing.yaml``. It is also the
+:class:`~tactful.agents.engine.seam.Fallback` under the model engine.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Sequence
 
 from tactful.agents.engine.seam import (
+    CopyRequest,
+    CopyResult,
     DraftChunk,
     IntentRequest,
     IntentResult,
@@ -19,14 +22,18 @@ from tactful.agents.engine.seam import (
     SentimentResult,
     SummaryRequest,
     SummaryResult,
+    Tone,
 )
 from tactful.agents.intent.model import IntentModel
+from tactful.agents.marketing.templates import MarketingTemplates, render_copy
+from tactful.agents.notes import SummaryLines
 from tactful.agents.policy.files import Taxonomy
 from tactful.agents.responder.templates import ReplyTemplates, render_offline
-from tactful.agents.sentiment.model import SentimentReasoner, SignalConfig
-from tactful.resources import PROMPTS_DIR
+from tactful.agents.sentiment.model import SentimentReasoner
+from tactful.agents.state import OOS_LABEL, Trend
 
-OOS_LABEL = "out_of_scope"
+SUMMARY_QUOTE_CHARS = 160  # the person's words quoted in the extractive summary, at most
+SUMMARY_TRIED = 4  # the latest things tried that the extractive summary lists
 
 
 def fit_taxonomy_model(taxonomy: Taxonomy) -> IntentModel:
@@ -39,32 +46,32 @@ def fit_taxonomy_model(taxonomy: Taxonomy) -> IntentModel:
 
 
 class OfflineEngine:
+    """:class:`~tactful.agents.engine.seam.Fallback`: every answer computed here, at once."""
+
     name = "offline"
 
     def __init__(
         self,
         *,
+        taxonomy: Taxonomy,
         intent_model: IntentModel,
         reasoner: SentimentReasoner,
         templates: ReplyTemplates,
-        taxonomy: Taxonomy | None = None,
+        summary: SummaryLines,
+        copy_templates: MarketingTemplates,
     ) -> None:
+        self._taxonomy = taxonomy
         self.intent_model = intent_model
         self.reasoner = reasoner
         self.templates = templates
-        self.taxonomy = taxonomy  # the model engine lists its intents in the analysis prompt
+        self.summary = summary
+        self.copy_templates = copy_templates
 
-    @classmethod
-    def from_files(cls, taxonomy: Taxonomy, signals: SignalConfig, templates: ReplyTemplates) -> OfflineEngine:
-        return cls(
-            intent_model=fit_taxonomy_model(taxonomy),
-            reasoner=SentimentReasoner(signals),
-            templates=templates,
-            taxonomy=taxonomy,
-        )
+    @property
+    def taxonomy(self) -> Taxonomy:
+        return self._taxonomy
 
-    async def classify(self, request: IntentRequest) -> IntentResult:
-        return self.classify_now(request)
+    # ------------------------------------------------------------------ Fallback: immediate answers
 
     def classify_now(self, request: IntentRequest) -> IntentResult:
         pred = self.intent_model.predict_one(request.text)
@@ -76,9 +83,6 @@ class OfflineEngine:
             out_of_scope=pred.out_of_scope,
             source="offline",
         )
-
-    async def assess(self, request: SentimentRequest) -> SentimentResult:
-        return self.assess_now(request)
 
     def assess_now(self, request: SentimentRequest) -> SentimentResult:
         state = self.reasoner.assess(
@@ -95,8 +99,28 @@ class OfflineEngine:
         restated = self.reasoner.restated(request.text, request.prior_user_texts)
         return SentimentResult(state=state, restated=restated, source="offline")
 
+    def trend(self, frustration: Sequence[float]) -> tuple[Trend, float]:
+        return self.reasoner.trend(frustration)
+
     def render(self, request: ReplyRequest) -> str:
         return render_offline(self.templates, request)
+
+    def human_footer(self, tone: Tone) -> str:
+        return self.templates.footer_human.pick(tone)
+
+    def summarize_now(self, request: SummaryRequest) -> SummaryResult:
+        return SummaryResult(summary=extractive_summary(self.summary, request), source="offline")
+
+    def render_copy(self, request: CopyRequest) -> CopyResult:
+        return render_copy(self.copy_templates, request)
+
+    # ------------------------------------------------------------------ Engine
+
+    async def classify(self, request: IntentRequest) -> IntentResult:
+        return self.classify_now(request)
+
+    async def assess(self, request: SentimentRequest) -> SentimentResult:
+        return self.assess_now(request)
 
     async def draft(self, request: ReplyRequest) -> AsyncIterator[DraftChunk]:
         text = self.render(request)
@@ -104,35 +128,36 @@ class OfflineEngine:
             yield DraftChunk(text=piece)
 
     async def summarize(self, request: SummaryRequest) -> SummaryResult:
-        return SummaryResult(summary=extractive_summary(request), source="offline")
+        return self.summarize_now(request)
+
+    async def write_copy(self, request: CopyRequest) -> CopyResult:
+        return self.render_copy(request)
 
 
-def _clip(text: str, limit: int = 160) -> str:
+def _clip(text: str, limit: int = SUMMARY_QUOTE_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def extractive_summary(request: SummaryRequest) -> str:
+def extractive_summary(lines: SummaryLines, request: SummaryRequest) -> str:
     """A few sentences built from the person's own words, the detected intent, events and what was tried."""
     user = [m["text"] for m in request.messages if m["role"] == "user"]
     parts: list[str] = []
     if request.intent and not request.intent["out_of_scope"]:
         parts.append(
-            f"Customer needs help with {request.intent['label'].replace('_', ' ')} "
-            f"(confidence {request.intent['confidence']:.2f})."
+            lines.intent.format(
+                topic=request.intent["label"].replace("_", " "),
+                confidence=f"{request.intent['confidence']:.2f}",
+            )
         )
     if user:
-        parts.append(f'First said: "{_clip(user[0])}".')
+        parts.append(lines.first_said.format(text=_clip(user[0])))
         if len(user) > 1:
-            parts.append(f'Latest: "{_clip(user[-1])}".')
+            parts.append(lines.latest.format(text=_clip(user[-1])))
     if request.sentiment:
         s = request.sentiment
-        parts.append(f"Mood {s['label']}, frustration {s['frustration']:.2f} and {s['trend']}.")
+        parts.append(lines.mood.format(label=s["label"], frustration=f"{s['frustration']:.2f}", trend=s["trend"]))
     if request.tried:
-        parts.append("Tried: " + "; ".join(request.tried[-4:]) + ".")
-    parts.append(f"Handed off because: {request.reason.replace('_', ' ')}.")
+        parts.append(lines.tried.format(steps="; ".join(request.tried[-SUMMARY_TRIED:])))
+    parts.append(lines.reason.format(reason=request.reason.replace("_", " ")))
     return " ".join(parts)
-
-
-def default_prompts_dir() -> Path:
-    return PROMPTS_DIR

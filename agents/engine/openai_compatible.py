@@ -4,8 +4,10 @@ Frugal by design. The offline engine answers first; the model is asked for an an
 intent confidence is below ``offline_confidence_skip`` (or the message looks out of scope), and then once for
 both specialists: ``classify`` and ``assess`` of the same turn share one combined call (intent + sentiment +
 urgency). The reply is one streamed call; clarifying questions, blocks and handoff notices stay templated. The
-handoff summary is one call, and only for conversations long enough to need condensing. Whenever the model
-fails, the offline engine answers and the result says ``degraded``.
+handoff summary is one call, and only for conversations long enough to need condensing; a marketing message is
+one structured call. All calls of a turn share one budget of requests and time (at most ``turn_max_requests``
+requests, retries and re-asks included). Whenever the model fails, however it fails, the fallback (the offline
+engine, through :class:`~tactful.agents.engine.seam.Fallback`) answers and the result says ``degraded``.
 """
 
 from __future__ import annotations
@@ -20,19 +22,16 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
-from tactful.agents.engine.analysis import (
-    OOS_LABEL,
-    Analysis,
-    analysis_schema,
-    merge_intent,
-    merge_sentiment,
-    parse_analysis,
-    schema_text,
-)
-from tactful.agents.engine.client import STREAM_ERRORS, Clock, ModelClient, Sleep, Structured, UsageMeter
-from tactful.agents.engine.offline import OfflineEngine
+from tactful.agents.engine.analysis import Analysis, analysis_type, merge_intent, merge_sentiment
+from tactful.agents.engine.budget import MEMO_SIZE, TurnBudget, TurnBudgets
+from tactful.agents.engine.client import Clock, ModelClient, Sleep, Structured, UsageMeter
+from tactful.agents.engine.copy_model import COPY_MAX_TOKENS, ModelCopy, copy_messages, copy_reask, copy_result
+from tactful.agents.engine.schema import schema_text
 from tactful.agents.engine.seam import (
+    CopyRequest,
+    CopyResult,
     DraftChunk,
+    Fallback,
     IntentRequest,
     IntentResult,
     ReplyRequest,
@@ -42,9 +41,10 @@ from tactful.agents.engine.seam import (
     SummaryResult,
 )
 from tactful.agents.engine.tokens import ChatTurn, clip_tokens, count_chat, count_tokens, fit_chat
+from tactful.agents.marketing.templates import load_marketing_templates
 from tactful.agents.prompts import Prompt, load_prompt
-from tactful.agents.state import Message, Usage
-from tactful.errors import ConfigError, EngineError
+from tactful.agents.state import OOS_LABEL, Message, Usage
+from tactful.errors import EngineError, StreamCutError
 from tactful.settings import Settings
 
 PROMPTS = (
@@ -61,8 +61,6 @@ OFFLINE_ACTIONS = frozenset({"block", "handoff", "clarify"})  # fixed templates:
 ANALYSIS_MAX_TOKENS = 120
 SUMMARY_MAX_TOKENS = 250
 ANALYSIS_HISTORY = 3  # earlier customer messages shown to the analysis
-MEMO_SIZE = 256
-DRAFT_ERRORS: tuple[type[BaseException], ...] = (EngineError, *STREAM_ERRORS)
 ROLE: dict[str, str] = {"user": "user", "bot": "assistant", "human_agent": "assistant"}
 ACTION_TEXT = {
     "respond": "answer the customer's request with the approved steps",
@@ -86,12 +84,6 @@ class _Shared:
     )
 
 
-def _turn_of(turn_key: str) -> str:
-    """``conv:3`` and ``conv:3:handoff`` belong to the same turn."""
-    head, _, tail = turn_key.rpartition(":")
-    return turn_key if tail.isdigit() or not head else head
-
-
 class OpenAIEngine:
     """:class:`tactful.agents.engine.seam.Engine` on an OpenAI-compatible server; ``fallback`` answers on failure."""
 
@@ -101,26 +93,27 @@ class OpenAIEngine:
         self,
         *,
         settings: Settings,
-        fallback: OfflineEngine,
+        fallback: Fallback,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
-        if fallback.taxonomy is None:
-            raise ConfigError("the openai engine needs an offline engine built from a taxonomy (from_files)")
         self.settings = settings
         self.fallback = fallback
         self.clock = clock
         self.client = ModelClient(settings=settings, sleep=sleep, clock=clock)
+        self.budgets = TurnBudgets(settings, clock=clock)
         folder = Path(settings.prompts_dir)
         self.prompts: dict[str, Prompt] = {name: load_prompt(folder, name) for name in PROMPTS}
         self.taxonomy = fallback.taxonomy
         self.labels: list[str] = [spec.name for spec in self.taxonomy.intents] + [OOS_LABEL]
         self._analyses: OrderedDict[str, _Shared] = OrderedDict()
-        self._turn_started: OrderedDict[str, float] = OrderedDict()
         self._analysis_spec = Structured(
-            name="support_analysis", schema=analysis_schema(self.labels), reask=self.prompts["model/reask"]
+            name="support_analysis", output=analysis_type(tuple(self.labels)), reask=self.prompts["model/reask"]
         )
         self._analysis_system = self._render_analysis_system()
+        copy_prompts = load_marketing_templates(folder).model
+        self._copy_prompts = copy_prompts
+        self._copy_spec = Structured(name="marketing_copy", output=ModelCopy, reask=copy_reask(copy_prompts))
 
     async def aclose(self) -> None:
         """Release the HTTP connections (call on service shutdown)."""
@@ -131,16 +124,9 @@ class OpenAIEngine:
     def _model(self, specific: str | None) -> str:
         return specific or self.settings.model
 
-    def _deadline(self, turn_key: str) -> float:
-        """Absolute deadline (``clock`` time) shared by every model call of the turn."""
-        turn = _turn_of(turn_key)
-        now = self.clock()
-        started = self._turn_started.get(turn)
-        if started is None or now - started > 2 * self.settings.turn_deadline_s:  # new, or a key reused later
-            started = self._turn_started[turn] = now
-            while len(self._turn_started) > MEMO_SIZE:
-                self._turn_started.popitem(last=False)
-        return started + self.settings.turn_deadline_s
+    def budget(self, turn_key: str) -> TurnBudget:
+        """The deadline and the requests left of the turn, shared by every model call of the turn."""
+        return self.budgets.of(turn_key)
 
     def wants_model(self, offline: IntentResult) -> bool:
         """Ask the model only when the offline classifier is unsure or finds the message out of scope."""
@@ -151,7 +137,7 @@ class OpenAIEngine:
         lines.append(f"- {OOS_LABEL}: anything else (not a support request this assistant handles)")
         hint = ""
         if self.settings.structured_output == "json_object":
-            hint = "\nJSON schema of the answer: " + schema_text(self.labels)
+            hint = "\nJSON schema of the answer: " + schema_text(self._analysis_spec.output)
         return self.prompts["system/analysis"].render(labels="\n".join(lines), schema_hint=hint)
 
     # ------------------------------------------------------------------ analysis (classify + assess)
@@ -182,7 +168,7 @@ class OpenAIEngine:
             offline,
             outcome.analysis,
             previous=request.previous,
-            trend=self.fallback.reasoner.trend,
+            trend=self.fallback.trend,
             usage=usage,
         )
 
@@ -198,7 +184,12 @@ class OpenAIEngine:
             shared = self._analyses[key] = _Shared(task)
             while len(self._analyses) > MEMO_SIZE:
                 self._analyses.popitem(last=False)
-        outcome = await asyncio.shield(shared.task)
+        try:
+            outcome = await asyncio.shield(shared.task)
+        except Exception:
+            if self._analyses.get(key) is shared:  # never replay a failure to a resumed turn
+                del self._analyses[key]
+            raise
         if shared.claimed:
             return outcome, None
         shared.claimed = True
@@ -220,8 +211,7 @@ class OpenAIEngine:
                 model=model,
                 messages=messages,
                 spec=self._analysis_spec,
-                parse=lambda raw: parse_analysis(raw, self.labels),
-                deadline=self._deadline(turn_key),
+                budget=self.budget(turn_key),
                 meter=meter,
                 max_tokens=ANALYSIS_MAX_TOKENS,
             )
@@ -291,6 +281,9 @@ class OpenAIEngine:
             yield DraftChunk(text="", usage=usage, degraded=degraded)
 
     async def draft(self, request: ReplyRequest) -> AsyncIterator[DraftChunk]:
+        """The model's reply, streamed in complete sentences. When the stream cannot be had, the approved
+        template answers; when it breaks after sentences went out, it ends on the last complete one (the
+        unfinished rest is never sent) and closes with the way to a person."""
         approved = self.fallback.render(request)
         if request.action in OFFLINE_ACTIONS:
             async for chunk in self._offline_draft(approved, usage=None, degraded=False):
@@ -300,39 +293,38 @@ class OpenAIEngine:
         messages = self.reply_messages(request, approved)
         meter = UsageMeter(self.settings)
         sent = ""
-        degraded = False
+        cut: EngineError | None = None
         try:
             stream = self.client.stream(
                 model=model,
                 messages=messages,
-                deadline=self._deadline(request.turn_key),
+                budget=self.budget(request.turn_key),
                 meter=meter,
                 max_tokens=self.settings.reply_max_tokens,
             )
             async with aclosing(stream):
-                async for delta in stream:
+                async for sentence in stream:
                     first = not sent
-                    sent += delta
+                    sent += sentence
                     # The first chunk already reports the call: a draft the guard stops is still counted.
                     early = meter.usage() if first else None
                     if early is not None:
                         early["prompt_tokens"] = count_chat(messages, model=model)
-                    yield DraftChunk(text=delta, usage=early)
-        except DRAFT_ERRORS:
-            degraded = True
+                    yield DraftChunk(text=sentence, usage=early)
+        except EngineError as exc:
+            cut = exc
         if not sent.strip():
             async for chunk in self._offline_draft(approved, usage=meter.usage(), degraded=True):
                 yield chunk
             return
-        tail = ""
-        if degraded:  # the stream broke after text went out: close with the way to a person
-            tail = "\n" + self.fallback.templates.footer_human.pick(request.tone)
-        yield DraftChunk(text=tail, usage=meter.usage(), degraded=degraded)
+        broke = cut is not None and not (isinstance(cut, StreamCutError) and cut.reason == "length")
+        tail = "\n" + self.fallback.human_footer(request.tone) if broke else ""
+        yield DraftChunk(text=tail, usage=meter.usage(), degraded=broke)
 
     # ------------------------------------------------------------------ handoff summary
 
     async def summarize(self, request: SummaryRequest) -> SummaryResult:
-        offline = await self.fallback.summarize(request)
+        offline = self.fallback.summarize_now(request)
         customer_messages = sum(1 for m in request.messages if m["role"] == "user")
         if customer_messages < self.settings.model_summary_min_user_messages:
             return offline
@@ -365,7 +357,7 @@ class OpenAIEngine:
             text = await self.client.complete(
                 model=model,
                 messages=messages,
-                deadline=self._deadline(request.turn_key),
+                budget=self.budget(request.turn_key),
                 meter=meter,
                 max_tokens=SUMMARY_MAX_TOKENS,
             )
@@ -392,3 +384,22 @@ class OpenAIEngine:
             lines.append(line)
             used += cost
         return "\n".join(reversed(lines)) or "(too long to include)"
+
+    # ------------------------------------------------------------------ marketing copy
+
+    async def write_copy(self, request: CopyRequest) -> CopyResult:
+        """One structured call per send, prompted with the facts and the template draft it may improve on; the
+        template answers when the model fails."""
+        template = self.fallback.render_copy(request)
+        try:
+            answer = await self.client.structured(
+                model=self._model(self.settings.model_responder),
+                messages=copy_messages(self._copy_prompts, request, template),
+                spec=self._copy_spec,
+                budget=self.budgets.fresh(),
+                meter=UsageMeter(self.settings),
+                max_tokens=COPY_MAX_TOKENS,
+            )
+        except EngineError:
+            return template.model_copy(update={"degraded": True})
+        return copy_result(answer, request, template)

@@ -7,10 +7,10 @@ own tests — a real module behind the same seam as the offline and model engine
     engine.assert_used_up()
 
 Each list is consumed in order by its own method (``classify`` ← ``intents``, ``assess`` ← ``sentiments``,
-``draft`` ← ``replies``, ``summarize`` ← ``summaries``), so parallel specialists never take each other's
-answers. An exception in a list stands for a failing model: the fallback engine answers and the result is
-``degraded`` (without a fallback the exception is raised). When a list runs out the fallback answers; without
-one the call fails with :class:`tactful.errors.EngineError`.
+``draft`` ← ``replies``, ``summarize`` ← ``summaries``, ``write_copy`` ← ``copies``), so parallel specialists
+never take each other's answers. An exception in a list stands for a failing model: the fallback engine answers
+and the result is ``degraded`` (without a fallback the exception is raised). When a list runs out the fallback
+answers; without one the call fails with :class:`tactful.errors.EngineError`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tactful.agents.engine.seam import (
+    CopyRequest,
+    CopyResult,
     DraftChunk,
     Engine,
     IntentRequest,
@@ -32,12 +34,14 @@ from tactful.agents.engine.seam import (
     SummaryRequest,
     SummaryResult,
 )
+from tactful.agents.state import OOS_LABEL
 from tactful.errors import EngineError
 from tactful.settings import Settings
 
-CallKind = Literal["classify", "assess", "draft", "summarize"]
+CallKind = Literal["classify", "assess", "draft", "summarize", "write_copy"]
 AnsweredBy = Literal["script", "fallback", "failure"]
-Request = IntentRequest | SentimentRequest | ReplyRequest | SummaryRequest
+Request = IntentRequest | SentimentRequest | ReplyRequest | SummaryRequest | CopyRequest
+SCRIPTED_SUBJECT = "Scripted"
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class ScriptedEngine:
         intents: Sequence[IntentResult | str | BaseException] = (),
         sentiments: Sequence[SentimentResult | BaseException] = (),
         summaries: Sequence[str | BaseException] = (),
+        copies: Sequence[CopyResult | str | BaseException] = (),
         fallback: Engine | None = None,
     ) -> None:
         self.fallback = fallback
@@ -69,6 +74,7 @@ class ScriptedEngine:
             "assess": deque(sentiments),
             "draft": deque(replies),
             "summarize": deque(summaries),
+            "write_copy": deque(copies),
         }
         self.calls: list[ScriptedCall] = []
 
@@ -120,7 +126,7 @@ class ScriptedEngine:
             return item
         if isinstance(item, str):
             return IntentResult(
-                label=item, confidence=1.0, out_of_scope=item == "out_of_scope", source="scripted"
+                label=item, confidence=1.0, out_of_scope=item == OOS_LABEL, source="scripted"
             )
         result = await self._need_fallback("classify", item).classify(request)
         return result.model_copy(update={"degraded": True}) if item is not None else result
@@ -151,4 +157,15 @@ class ScriptedEngine:
         if isinstance(item, str):
             return SummaryResult(summary=item, source="scripted")
         result = await self._need_fallback("summarize", item).summarize(request)
+        return result.model_copy(update={"degraded": True}) if item is not None else result
+
+    async def write_copy(self, request: CopyRequest) -> CopyResult:
+        """A scripted text is the body; it gets a subject line on e-mail only, as every copy does."""
+        item = self._next("write_copy")
+        self._record("write_copy", request, item)
+        if isinstance(item, str):
+            item = CopyResult(subject=SCRIPTED_SUBJECT, body=item, source="scripted")
+        if isinstance(item, CopyResult):
+            return item if request.channel == "email" else item.model_copy(update={"subject": None})
+        result = await self._need_fallback("write_copy", item).write_copy(request)
         return result.model_copy(update={"degraded": True}) if item is not None else result

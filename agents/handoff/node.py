@@ -13,6 +13,7 @@ from tactful.agents.engine.seam import IntentRequest, ReplyRequest, SummaryReque
 from tactful.agents.guards.redact import mask
 from tactful.agents.guards.rules import SENSITIVE_REASON
 from tactful.agents.intent.node import NOT_AN_ISSUE, to_state
+from tactful.agents.policy.files import HandoffPriority
 from tactful.agents.responder.chat_run import ReplyRun
 from tactful.agents.responder.node import choose_tone
 from tactful.agents.state import DecisionState, HandoffPacket, IntentState, Priority, SupportState
@@ -34,13 +35,28 @@ def completeness(packet: HandoffPacket) -> tuple[float, list[str]]:
 
 
 def priority_of(
-    *, reason: str, risk: str, frustration: float, urgency: float, value: float, high_value: float
+    *,
+    reason: str,
+    risk: str,
+    frustration: float,
+    urgency: float,
+    value: float,
+    high_value: float,
+    rules: HandoffPriority,
 ) -> Priority:
-    if reason.endswith((":safety", ":fraud")) or (value >= high_value and frustration >= 0.6):
+    """How urgent the handoff is, by the tenant's ``handoff.priority`` policy."""
+    head, _, topic = reason.rpartition(":")
+    high_value_account = value >= high_value
+    if (head and topic in rules.urgent_topics) or (high_value_account and frustration >= rules.frustration):
         return "urgent"
-    if frustration >= 0.6 or urgency >= 0.6 or value >= high_value or risk == "high":
+    if (
+        frustration >= rules.frustration
+        or urgency >= rules.urgency
+        or high_value_account
+        or risk in rules.high_risks
+    ):
         return "high"
-    if reason == "out_of_scope":
+    if reason in rules.low_reasons:
         return "low"
     return "normal"
 
@@ -76,7 +92,7 @@ async def issue_intent(ctx: TurnContext, state: SupportState) -> IntentState | N
     if intent is None:
         said = [m["text"] for m in state.get("messages", []) if m["role"] == "user"]
         if said:
-            result = await ctx.offline.classify(
+            result = ctx.offline.classify_now(
                 IntentRequest(turn_key=f"{state.get('conversation_id', '')}:handoff-intent", text=said[-1])
             )
             return to_state(ctx, result)
@@ -92,9 +108,7 @@ async def handoff_node(state: SupportState, runtime: Runtime[TurnContext]) -> di
     sentiment = state.get("sentiment")
     context = state.get("context", {})
     messages = state.get("messages", [])
-    tried = [*state.get("tried", [])]
-    for event in state.get("events", [])[-5:]:
-        tried.append(f"Event: {event['type']} at {event['at']}")
+    tried = [*state.get("tried", []), *ctx.notes.events(state.get("events", [])[-5:])]
     summary = await ctx.engine.summarize(
         SummaryRequest(
             turn_key=f"{state.get('conversation_id', '')}:{turn}:handoff",
@@ -122,7 +136,7 @@ async def handoff_node(state: SupportState, runtime: Runtime[TurnContext]) -> di
             "history": [h["frustration"] for h in sentiment["history"]] if sentiment else [],
         },
         "account": context,
-        "tried": tried or ["Nothing yet: handed off on the first message"],
+        "tried": tried or [ctx.notes.tried.nothing_yet],
         "reason": reason,
         "recommended_next_step": next_steps.get(reason, next_steps.get(base_reason, next_steps.get("default", ""))),
         "confidence": intent["confidence"] if intent else 0.0,
@@ -133,6 +147,7 @@ async def handoff_node(state: SupportState, runtime: Runtime[TurnContext]) -> di
             urgency=sentiment["urgency"] if sentiment else 0.0,
             value=value,
             high_value=ctx.bundle.policy.thresholds.high_value,
+            rules=ctx.bundle.policy.handoff.priority,
         ),
         "queue": queue,
         "transcript_ref": f"/v1/conversations/{state.get('conversation_id', '')}",

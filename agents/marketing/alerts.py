@@ -12,6 +12,7 @@ import logging
 from typing import Protocol, runtime_checkable
 
 from tactful.agents.marketing.checker import Verdict
+from tactful.agents.marketing.explanations import Explanations
 from tactful.agents.marketing.models import ConciergeAlert, MarketingRequest
 from tactful.agents.marketing.policy import MarketingPolicy
 from tactful.agents.marketing.signals import Signals
@@ -49,19 +50,19 @@ def high_value(request: MarketingRequest, policy: MarketingPolicy) -> bool:
 
 
 def concierge_reason(
-    request: MarketingRequest, signals: Signals, verdict: Verdict, policy: MarketingPolicy
+    request: MarketingRequest, signals: Signals, verdict: Verdict, policy: MarketingPolicy, *, explain: Explanations
 ) -> str | None:
     """Why this person's account manager should hear about it now, or None."""
     c = policy.concierge
     if not high_value(request, policy):
         return None
     if signals.frustration >= c.frustration_at_least:
-        return f"frustration {signals.frustration:.2f}"
+        return explain.say("concierge_frustration", frustration=f"{signals.frustration:.2f}")
     held = [h for h in verdict.holds if h in c.holds]
     if held:
-        return f"hold: {', '.join(held)}"
+        return explain.say("concierge_hold", holds=", ".join(held))
     if c.on_leaving_after_failures and verdict.reason == "leaving_after_failures":
-        return "leaving after repeated failures"
+        return explain.say("concierge_leaving")
     return None
 
 
@@ -74,17 +75,31 @@ def friction_lines(signals: Signals, *, limit: int = 6) -> list[str]:
 
 
 def build_alert(
-    request: MarketingRequest, signals: Signals, verdict: Verdict, policy: MarketingPolicy, why: str
+    request: MarketingRequest,
+    signals: Signals,
+    verdict: Verdict,
+    policy: MarketingPolicy,
+    why: str,
+    *,
+    explain: Explanations,
 ) -> tuple[ConciergeAlert, dict[str, object]]:
     """The alert as it appears in the decision (not yet delivered) and the payload for the sink."""
     p = request.profile
     urgent = signals.frustration >= policy.concierge.urgent_at or verdict.reason == "leaving_after_failures"
     friction = friction_lines(signals)
     who = p.company or p.account_id or p.person_id
-    summary = (
-        f"{who} ({p.tier}, value {p.account_value:,.0f}) is {signals.state}: {why}; "
-        f"{len(signals.friction)} friction event(s) in the last {policy.lookback_days:g} days. "
-        f"Campaign '{request.campaign.campaign_id}' → {verdict.action} ({verdict.reason})."
+    summary = explain.say(
+        "concierge_summary",
+        who=who,
+        tier=p.tier,
+        value=f"{p.account_value:,.0f}",
+        state=signals.state,
+        why=why,
+        friction=len(signals.friction),
+        days=f"{policy.lookback_days:g}",
+        campaign=request.campaign.campaign_id,
+        action=verdict.action,
+        reason=verdict.reason,
     )
     manager = p.account_manager
     alert = ConciergeAlert(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tactful.agents.guards.redact import mask
+from tactful.agents.marketing.explanations import Explanations
 from tactful.agents.marketing.models import (
     Action,
     Channel,
@@ -82,7 +83,9 @@ def _released(rule: HoldRule, trigger_at: datetime, signals: Signals, policy: Ma
     return False
 
 
-def active_holds(signals: Signals, policy: MarketingPolicy) -> list[tuple[HoldRule, str]]:
+def active_holds(
+    signals: Signals, policy: MarketingPolicy, *, explain: Explanations
+) -> list[tuple[HoldRule, str]]:
     """(rule, why) for every hold in force now."""
     out: list[tuple[HoldRule, str]] = []
     for rule in policy.holds:
@@ -91,10 +94,12 @@ def active_holds(signals: Signals, policy: MarketingPolicy) -> list[tuple[HoldRu
             total = sum(e.count for e in hits)
             if hits and total >= rule.match.min_count and not _released(rule, hits[0].at, signals, policy):
                 hours = (signals.now - hits[0].at).total_seconds() / 3600
-                out.append((rule, f"{rule.label}: {total}× {hits[0].type}, latest {hours:.0f}h ago"))
+                why = explain.say("hold_events", label=rule.label, count=total, type=hits[0].type, hours=f"{hours:.0f}")
+                out.append((rule, why))
                 continue
         if rule.frustration_at_least is not None and signals.frustration >= rule.frustration_at_least:
-            out.append((rule, f"{rule.label}: frustration {signals.frustration:.2f}"))
+            why = explain.say("hold_frustration", label=rule.label, frustration=f"{signals.frustration:.2f}")
+            out.append((rule, why))
     return out
 
 
@@ -106,20 +111,20 @@ def leaving_after_failures(signals: Signals, policy: MarketingPolicy) -> bool:
 
 
 def discount_allowed(
-    request: MarketingRequest, signals: Signals, policy: MarketingPolicy
+    request: MarketingRequest, signals: Signals, policy: MarketingPolicy, *, explain: Explanations
 ) -> tuple[bool, str]:
     """(allowed, why not) for a discount offer to this person."""
     d = policy.discount
     pct = request.campaign.content.discount_pct
     if pct is not None and pct > d.max_pct:
-        return False, f"{pct:g}% is above the {d.max_pct:g}% limit"
+        return False, explain.say("discount_over_limit", pct=f"{pct:g}", max_pct=f"{d.max_pct:g}")
     if d.allowed_tiers is not None and request.profile.tier not in d.allowed_tiers:
-        return False, f"no discounts for tier {request.profile.tier}"
+        return False, explain.say("discount_tier", tier=request.profile.tier)
     if signals.state == "leaving":
         if leaving_after_failures(signals, policy) and not d.allow_to_leaving_after_failures:
-            return False, "leaving after repeated failures"
+            return False, explain.say("discount_leaving_after_failures")
         if not d.allow_to_leaving:
-            return False, "no discounts to leaving customers"
+            return False, explain.say("discount_leaving")
     return True, ""
 
 
@@ -138,14 +143,17 @@ def help_instead(request: MarketingRequest, signals: Signals, policy: MarketingP
 # --------------------------------------------------------------------------- the checker
 
 
-def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) -> Verdict:
+def check(
+    request: MarketingRequest, signals: Signals, policy: MarketingPolicy, *, explain: Explanations
+) -> Verdict:
+    """The decision for ``request``, with every factor; ``explain`` words its explanation."""
     profile = request.profile
     content = request.campaign.content
     consented = consented_channels(request, policy)
     channel = pick_channel(request, policy, consented)
-    holds = active_holds(signals, policy)
+    holds = active_holds(signals, policy, explain=explain)
     hold_ids = tuple(rule.id for rule, _ in holds)
-    may_discount, no_discount_why = discount_allowed(request, signals, policy)
+    may_discount, no_discount_why = discount_allowed(request, signals, policy, explain=explain)
     now_local = local_time(signals.now, profile.timezone)
     window = policy.quiet_hours.window_for(channel)
     quiet = is_quiet(window, signals.now, profile.timezone)
@@ -207,8 +215,9 @@ def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) 
             "route_to_rep",
             "leaving_after_failures",
             "leaving_after_failures",
-            f"Leaving ({signals.state_reason}) after {len(signals.friction)} recent failures: "
-            "a person takes over, no offer is made.",
+            explain.say(
+                "leaving_after_failures", state_reason=signals.state_reason, failures=len(signals.friction)
+            ),
             "friction_events",
             topic=TopicHit(topic="leaving_after_failures", evidence=evidence, by_words=False),
         )
@@ -219,7 +228,7 @@ def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) 
             "route_to_rep",
             "rep_topic",
             hit.topic,
-            f"{label}: {'; '.join(hit.evidence)}. Only a person can answer this.",
+            explain.say("rep_topic", label=label, evidence="; ".join(hit.evidence)),
             "rep_topics",
             topic=hit,
         )
@@ -227,13 +236,15 @@ def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) 
     # 2. consent
     status = profile.consent.get(channel, "unknown")
     if profile.unsubscribed_all or status == "opted_out":
-        why = "unsubscribed from all marketing" if profile.unsubscribed_all else f"opted out of {channel}"
-        return verdict("suppress", "opted_out", channel, f"The person {why}.", "consented_channels")
-    if channel not in consented:
-        need = "explicit consent" if channel in policy.consent.explicit_required else "consent"
-        return verdict(
-            "suppress", "no_consent", channel, f"No {need} for {channel} on record.", "consented_channels"
+        why = (
+            explain.say("unsubscribed_all")
+            if profile.unsubscribed_all
+            else explain.say("opted_out", channel=channel)
         )
+        return verdict("suppress", "opted_out", channel, why, "consented_channels")
+    if channel not in consented:
+        need = "no_explicit_consent" if channel in policy.consent.explicit_required else "no_consent"
+        return verdict("suppress", "no_consent", channel, explain.say(need, channel=channel), "consented_channels")
 
     # 3. hold
     if holds and content.kind not in policy.content.hold_exempt:
@@ -242,7 +253,7 @@ def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) 
             "suppress",
             "hold",
             rule_.id,
-            f"Dynamic hold — {why}. Promotional and educational content waits.",
+            explain.say("hold", why=why),
             "holds",
         )
 
@@ -253,8 +264,14 @@ def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) 
             "suppress",
             "quiet_hours",
             channel,
-            f"{now_local:%H:%M} for the person ({profile.timezone}) is inside quiet hours "
-            f"{window.start}–{window.end} for {channel}.",
+            explain.say(
+                "quiet_hours",
+                local_time=f"{now_local:%H:%M}",
+                timezone=profile.timezone,
+                start=window.start,
+                end=window.end,
+                channel=channel,
+            ),
             "local_time",
             retry_at=retry,
         )
@@ -265,8 +282,12 @@ def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) 
             "suppress",
             "stage_mismatch",
             profile.buying_stage,
-            f"A {profile.buying_stage} person gets {', '.join(stage_rule.prefer or stage_rule.allow)}, "
-            f"not {kind.replace('_', ' ')}.",
+            explain.say(
+                "stage_mismatch",
+                stage=profile.buying_stage,
+                kinds=", ".join(stage_rule.prefer or stage_rule.allow),
+                kind=kind.replace("_", " "),
+            ),
             "buying_stage",
             suggested=list(stage_rule.prefer or stage_rule.allow),
         )
@@ -274,7 +295,11 @@ def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) 
     # 6. discount policy
     if kind == "discount_offer" and not may_discount:
         return verdict(
-            "suppress", "discount_not_allowed", "discount", f"No discount: {no_discount_why}.", "planned_kind"
+            "suppress",
+            "discount_not_allowed",
+            "discount",
+            explain.say("discount_not_allowed", why=no_discount_why),
+            "planned_kind",
         )
 
     # 7. send
@@ -283,7 +308,7 @@ def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) 
             "send",
             "send_service",
             holds[0][0].id,
-            f"A help message during a hold ({holds[0][1]}); no promotion.",
+            explain.say("send_service", why=holds[0][1]),
             "holds",
         )
     if replace:
@@ -291,8 +316,12 @@ def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) 
             "send",
             "send_help",
             signals.help_topic,
-            f"The person is {signals.state} ({signals.state_reason}): "
-            f"help with {signals.help_topic.replace('_', ' ')} instead of the campaign.",
+            explain.say(
+                "send_help",
+                state=signals.state,
+                state_reason=signals.state_reason,
+                topic=signals.help_topic.replace("_", " "),
+            ),
             "state",
         )
     if signals.state == "curious":
@@ -300,13 +329,13 @@ def check(request: MarketingRequest, signals: Signals, policy: MarketingPolicy) 
             "send",
             "send_low_pressure",
             request.campaign.goal,
-            f"Curious ({signals.state_reason}): relevance without pressure.",
+            explain.say("send_low_pressure", state_reason=signals.state_reason),
             "state",
         )
     return verdict(
         "send",
         "send_campaign",
         request.campaign.goal,
-        f"No hold, consent on {channel}, outside quiet hours, fits the {profile.buying_stage} stage.",
+        explain.say("send_campaign", channel=channel, stage=profile.buying_stage),
         "planned_kind",
     )

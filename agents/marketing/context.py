@@ -1,6 +1,6 @@
 """Run-scoped context of the marketing graph (kept apart from state): the tenant's policy, templates, the
-sentiment reasoner, the copywriter and the alert sink. Built once per tenant; invalid files fail here, at
-start-up."""
+sentiment reasoner, the engine that writes the copy (and the offline fallback whose template replaces a draft
+the guard stops) and the alert sink. Built once per tenant; invalid files fail here, at start-up."""
 
 from __future__ import annotations
 
@@ -11,21 +11,17 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from tactful.agents.engine.seam import Engine, Fallback
 from tactful.agents.marketing.alerts import AlertSink, LoggingAlertSink
-from tactful.agents.marketing.copywriter import (
-    Copywriter,
-    MarketingTemplates,
-    TemplateCopywriter,
-    copywriter_for,
-    load_marketing_templates,
-)
 from tactful.agents.marketing.policy import MarketingPolicy, load_marketing_policy, policy_path
 from tactful.agents.marketing.signals import SentimentCache
+from tactful.agents.marketing.templates import MarketingTemplates, load_marketing_templates
 from tactful.agents.sentiment.model import SentimentReasoner, load_signal_config
 from tactful.errors import ConfigError, InputError
 from tactful.settings import Settings
 
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+COPY_NOTES = {"offline": "templates", "openai": "model"}  # who writes the copy, as the decision's factor says
 
 
 def utcnow() -> datetime:
@@ -39,8 +35,8 @@ class MarketingContext:
     policy: MarketingPolicy
     templates: MarketingTemplates
     reasoner: SentimentReasoner
-    copywriter: Copywriter
-    fallback: TemplateCopywriter
+    engine: Engine  # writes the copy (``write_copy``)
+    offline: Fallback  # renders the safe template when the guard stops a draft
     copy_note: str
     alert_sink: AlertSink
     sentiment_cache: SentimentCache = field(default_factory=SentimentCache)
@@ -70,12 +66,13 @@ def build_marketing_context(
     *,
     tenant: str = "default",
     policy_dir: Path | None = None,
+    engine: Engine,
+    offline: Fallback,
     alert_sink: AlertSink | None = None,
-    copywriter: Copywriter | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> MarketingContext:
-    """The context for ``tenant``; a bad policy or template file raises :class:`ConfigError` with file and
-    line."""
+    """The context for ``tenant``, whose copy ``engine`` writes; a bad policy or template file raises
+    :class:`ConfigError` with file and line."""
     check_tenant(tenant)
     directory = Path(policy_dir or settings.policy_dir)
     signals_path = _tenant_file(directory, tenant, "signals.yaml")
@@ -88,20 +85,15 @@ def build_marketing_context(
             f"help_topics {', '.join(missing)} have no template in prompts/marketing.yaml `help`",
             path=policy_path(directory, tenant),
         )
-    fallback = TemplateCopywriter(templates)
-    if copywriter is None:
-        chosen, note = copywriter_for(settings, templates)
-    else:
-        chosen, note = copywriter, copywriter.name
     return MarketingContext(
         tenant=tenant,
         settings=settings,
         policy=policy,
         templates=templates,
         reasoner=reasoner,
-        copywriter=chosen,
-        fallback=fallback,
-        copy_note=note,
+        engine=engine,
+        offline=offline,
+        copy_note=COPY_NOTES.get(engine.name, engine.name),
         alert_sink=alert_sink or LoggingAlertSink(),
         now=now or utcnow,
     )

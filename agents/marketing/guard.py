@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tactful.agents.engine.seam import CopyResult
 from tactful.agents.guards.redact import find_sensitive
 from tactful.agents.marketing.checker import Verdict, consent_ok
-from tactful.agents.marketing.copywriter import CopyResult
 from tactful.agents.marketing.models import GuardCheck, MarketingRequest
 from tactful.agents.marketing.policy import MarketingPolicy
 from tactful.agents.marketing.signals import Signals

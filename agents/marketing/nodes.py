@@ -5,10 +5,10 @@ assess → decide → (write → output_guard | rep_packet | ·) → concierge �
 
 from __future__ import annotations
 
+from tactful.agents.engine.seam import Avoid, CopyRequest, CopyResult
 from tactful.agents.marketing.alerts import ALERT_KIND, build_alert, concierge_reason
 from tactful.agents.marketing.checker import Verdict, check
 from tactful.agents.marketing.context import MarketingContext
-from tactful.agents.marketing.copywriter import Avoid, CopyRequest, CopyResult
 from tactful.agents.marketing.guard import Finding, check_draft
 from tactful.agents.marketing.models import MarketingDecision, MarketingMessage
 from tactful.agents.marketing.packet import build_packet
@@ -28,7 +28,7 @@ async def assess_node(state: MarketingState, ctx: MarketingContext) -> Update:
 
 async def decide_node(state: MarketingState, ctx: MarketingContext) -> Update:
     """The deterministic policy checker."""
-    return {"verdict": check(state["request"], state["signals"], ctx.policy)}
+    return {"verdict": check(state["request"], state["signals"], ctx.policy, explain=ctx.templates.explanations)}
 
 
 def after_decide(state: MarketingState) -> str:
@@ -67,8 +67,8 @@ def copy_request(state: MarketingState, ctx: MarketingContext) -> CopyRequest:
 
 
 async def write_node(state: MarketingState, ctx: MarketingContext) -> Update:
-    """Draft the message through the copywriter seam (templates offline; a model when configured)."""
-    return {"draft": await ctx.copywriter.write(copy_request(state, ctx))}
+    """Draft the message through the engine seam (templates offline; a model when configured)."""
+    return {"draft": await ctx.engine.write_copy(copy_request(state, ctx))}
 
 
 def _message(draft: CopyResult, verdict: Verdict, state: MarketingState) -> MarketingMessage:
@@ -97,7 +97,7 @@ async def output_guard_node(state: MarketingState, ctx: MarketingContext) -> Upd
     if not findings:
         return {"message": _message(draft, verdict, state), "guards": []}
     if draft.source != "offline":
-        safe = ctx.fallback.render(copy_request(state, ctx))
+        safe = ctx.offline.render_copy(copy_request(state, ctx))
         if not guard(safe):
             return {
                 "message": _message(safe, verdict, state),
@@ -107,7 +107,7 @@ async def output_guard_node(state: MarketingState, ctx: MarketingContext) -> Upd
         action="suppress",
         reason="guard_blocked",
         rule=findings[0].code,
-        explanation=f"The output guard stopped the message: {findings[0].detail}.",
+        explanation=ctx.templates.explanations.say("guard_blocked", detail=findings[0].detail),
         kind=verdict.kind,
         channel=verdict.channel,
         consented=verdict.consented,
@@ -128,10 +128,11 @@ async def rep_packet_node(state: MarketingState, ctx: MarketingContext) -> Updat
 async def concierge_node(state: MarketingState, ctx: MarketingContext) -> Update:
     """High-value account showing frustration: alert its account manager; a failed delivery is recorded."""
     request, signals, verdict = state["request"], state["signals"], state["verdict"]
-    why = concierge_reason(request, signals, verdict, ctx.policy)
+    explain = ctx.templates.explanations
+    why = concierge_reason(request, signals, verdict, ctx.policy, explain=explain)
     if why is None:
         return {"concierge": None}
-    alert, payload = build_alert(request, signals, verdict, ctx.policy, why)
+    alert, payload = build_alert(request, signals, verdict, ctx.policy, why, explain=explain)
     try:
         await ctx.alert_sink.send(ALERT_KIND, payload)
     except Exception as exc:  # a failing sink never loses the decision

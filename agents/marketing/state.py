@@ -12,8 +12,8 @@ from datetime import datetime
 
 from typing_extensions import TypedDict
 
+from tactful.agents.engine.seam import CopyResult
 from tactful.agents.marketing.checker import Verdict
-from tactful.agents.marketing.copywriter import CopyResult
 from tactful.agents.marketing.models import (
     ConciergeAlert,
     GuardCheck,
@@ -30,7 +30,7 @@ class MarketingState(TypedDict, total=False):
     now: datetime  # the planned send time (the request's, or the clock's)
     signals: Signals  # assess: frustration, friction, state, help and rep topics
     verdict: Verdict  # decide: send | suppress | route_to_rep with reason and factors
-    draft: CopyResult | None  # write: the copywriter's draft
+    draft: CopyResult | None  # write: the engine's draft
     message: MarketingMessage | None  # output_guard: the draft that passed (or its safe replacement)
     guards: list[GuardCheck]  # output_guard: what it found
     packet: RepPacket | None  # rep_packet

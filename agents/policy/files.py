@@ -170,9 +170,22 @@ class Thresholds(Strict):
     trend_value_frustration: float = 0.35
 
 
+class HandoffPriority(Strict):
+    """How urgent a handoff is. ``urgent``: a handoff for one of ``urgent_topics``, or a high-value account at
+    ``frustration`` or more. ``high``: ``frustration`` or ``urgency`` reached, a high-value account, or an intent
+    whose risk is in ``high_risks``. ``low``: a reason in ``low_reasons``. Else ``normal``."""
+
+    urgent_topics: list[str] = ["safety", "fraud"]
+    frustration: float = Field(default=0.6, ge=0.0, le=1.0)
+    urgency: float = Field(default=0.6, ge=0.0, le=1.0)
+    high_risks: list[str] = ["high"]
+    low_reasons: list[str] = ["out_of_scope"]
+
+
 class HandoffConfig(Strict):
     next_steps: dict[str, str] = {}
     queue_wait_minutes: dict[str, int] = {}
+    priority: HandoffPriority = HandoffPriority()
 
 
 class SupportPolicy(Strict):

@@ -4,19 +4,17 @@ the stream and nothing it would block reaches the client."""
 
 from __future__ import annotations
 
-import re
-
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import ReplyRequest, Tone
+from tactful.agents.engine.sentences import complete_up_to
 from tactful.agents.engine.tokens import HISTORY_WINDOW, fold_history
 from tactful.agents.responder.chat_run import ReplyRun
-from tactful.agents.state import DecisionState, GuardVerdict, SentimentState, SupportState
+from tactful.agents.state import DecisionState, GuardVerdict, SentimentLabel, SentimentState, SupportState
 
-_SENTENCE_END = re.compile(r"[.!?:\n]\s")
-STEADY_LABELS = {"frustrated", "distressed", "negative"}
+STEADY_LABELS: frozenset[SentimentLabel] = frozenset({"frustrated", "distressed", "negative"})
 
 
 def choose_tone(sentiment: SentimentState | None, *, channel: str | None, device: str | None) -> Tone:
@@ -25,20 +23,6 @@ def choose_tone(sentiment: SentimentState | None, *, channel: str | None, device
     if (sentiment and sentiment["hurried"]) or channel in {"mobile", "sms"} or device == "mobile":
         return "brief"
     return "standard"
-
-
-def describe_action(decision: DecisionState | None, label: str | None, turn: int) -> str:
-    topic = (label or "the request").replace("_", " ")
-    if decision is None:
-        return f"Answered about {topic} (turn {turn})"
-    if decision["rule"].startswith("guard:"):
-        return f"Declined a request to change the bot's rules (turn {turn})"
-    if decision["action"] == "clarify":
-        return f"Asked whether it was {' or '.join(decision['options'][:2])} (turn {turn})"
-    if decision["action"] == "assist":
-        steps = "; ".join(o for o in decision["options"][:3])
-        return f"Offered options for {topic}: {steps} (turn {turn})"
-    return f"Gave the standard steps for {topic} (turn {turn})"
 
 
 def _halted(v: GuardVerdict) -> dict[str, object]:
@@ -92,7 +76,7 @@ async def responder_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
                 update["degraded"] = True
             text += chunk.text
             # Release complete sentences only, each after the guard has seen everything up to it.
-            cut = max((m.end() for m in _SENTENCE_END.finditer(text, sent)), default=sent)
+            cut = complete_up_to(text, sent)
             if cut > sent:
                 v = ctx.guards.output_check(text[:cut], turn=turn, stage="stream")
                 if v["tripped"]:
@@ -109,7 +93,7 @@ async def responder_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
     finally:
         await reply.end()
     label = intent["label"] if intent else None
-    return {**update, "draft": text, "tried": [describe_action(decision, label, turn)]}
+    return {**update, "draft": text, "tried": [ctx.notes.action(decision, label, turn)]}
 
 
 def after_responder(state: SupportState) -> str:

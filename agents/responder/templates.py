@@ -48,6 +48,8 @@ class ReplyTemplates(BaseModel):
     handoff: Variants
     handoff_safety: str
     block: Variants
+    unavailable: Variants
+    """Said when a turn could not be finished at all (the offline engine failed too): never nothing."""
     footer_human: Variants
     footer_correct: Variants
     option_human: str

@@ -20,19 +20,18 @@ from datetime import UTC, datetime
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from tactful.agents.state import Event, SentimentState, SentimentTurn, Trend
+from tactful.agents.state import Event, SentimentLabel, SentimentState, SentimentTurn, Trend
 from tactful.config import Regexes, Strict, check_patterns, load_yaml_model
 from tactful.errors import ConfigError
 from tactful.resources import POLICY_DIR
 
 DEFAULT_SIGNALS_PATH = POLICY_DIR / "signals.yaml"
 
-Label = Literal["calm", "positive", "negative", "frustrated", "distressed"]
+Label = SentimentLabel
 
 # Marker codes, as they appear in ``SentimentState.markers`` / ``SentimentTurn.markers``.
 RESTATED = "restated"

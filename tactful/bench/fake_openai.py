@@ -42,6 +42,21 @@ class FakeModelConfig:
     """Counts a request's prompt tokens (default: characters / 4)."""
     requests: list[JSON] = field(default_factory=list)
     """One ``{"kind": analysis|reply|summary, "prompt_tokens": n}`` per request, in arrival order."""
+    faults: list[str] = field(default_factory=list)
+    """Misbehave on purpose: each request takes the next fault (see ``FAULTS``) until the list is empty."""
+    always: str | None = None
+    """A fault every request gets (after ``faults`` is used up)."""
+
+
+FAULTS = (
+    "status_500",  # a 500 with an OpenAI error body
+    "truncated_json",  # a 200 application/json body cut in half
+    "bad_envelope",  # a 200 JSON body that is not a chat completion
+    "empty_choices",  # a chat completion without choices
+    "wrong_schema",  # a structured answer that does not fit the schema
+    "cut_stream",  # an SSE stream that stops mid-line, before it finishes
+    "bad_data_line",  # an SSE stream with a truncated ``data:`` line, then more events
+)
 
 
 def request_kind(body: JSON) -> str:
@@ -88,16 +103,19 @@ def build_app(config: FakeModelConfig) -> Starlette:
     async def completions(request: Request) -> Response:
         body = await request.json()
         config.calls += 1
+        fault = config.faults.pop(0) if config.faults else config.always
         prompt = config.count_prompt(body.get("messages", [])) if config.count_prompt else _prompt_tokens(body)
         config.prompt_tokens_seen.append(prompt)
         config.requests.append({"kind": request_kind(body), "prompt_tokens": prompt})
         await asyncio.sleep(config.latency_s)
+        if fault is not None and fault != "wrong_schema":
+            return _misbehave(fault, body)
         usage = {"prompt_tokens": prompt, "completion_tokens": config.completion_tokens,
                  "total_tokens": prompt + config.completion_tokens}
         fmt = body.get("response_format") or {}
         tools = body.get("tools") or []
         content: str | None = config.reply_text
-        tool_calls = None
+        tool_calls: list[JSON] | None = None
         if fmt.get("type") == "json_schema":
             schema = fmt["json_schema"]["schema"]
             content = json.dumps(config.structured(body) if config.structured else instance_of(schema))
@@ -107,8 +125,11 @@ def build_app(config: FakeModelConfig) -> Starlette:
             fn = tools[0]["function"]
             content = None
             answer = config.structured(body) if config.structured else instance_of(fn["parameters"])
+            arguments = json.dumps(answer) if fault != "wrong_schema" else '{"unexpected": true}'
             tool_calls = [{"id": "call_1", "type": "function",
-                           "function": {"name": fn["name"], "arguments": json.dumps(answer)}}]
+                           "function": {"name": fn["name"], "arguments": arguments}}]
+        if fault == "wrong_schema" and fmt:  # valid JSON that fits no schema of ours (structured requests)
+            content = '{"unexpected": true}'
         created = int(time.time())
         if body.get("stream"):
             async def events() -> AsyncIterator[str]:
@@ -140,6 +161,36 @@ def build_app(config: FakeModelConfig) -> Starlette:
 
     return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"]),
                              Route("/v1/models", models, methods=["GET"])])
+
+
+def _chunk(content: str) -> str:
+    return json.dumps({"id": "fake", "object": "chat.completion.chunk", "created": 1, "model": "fake",
+                       "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]})
+
+
+def _misbehave(fault: str, body: JSON) -> Response:
+    """The answer of a misbehaving server for ``fault`` (one of ``FAULTS``)."""
+    good = json.dumps({"id": "fake", "object": "chat.completion", "created": 1, "model": "fake",
+                       "choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": "Hello there."}}]})
+    if fault == "status_500":
+        return JSONResponse({"error": {"message": "fake failure", "type": "server_error"}}, status_code=500)
+    if fault == "truncated_json":
+        return Response(good[: len(good) // 2], media_type="application/json")
+    if fault == "bad_envelope":
+        return JSONResponse({"result": "Hello there."})
+    if fault == "empty_choices":
+        return JSONResponse({"id": "fake", "object": "chat.completion", "created": 1, "model": "fake", "choices": []})
+    if fault in ("cut_stream", "bad_data_line"):
+        if not body.get("stream"):
+            return Response(good[: len(good) // 2], media_type="application/json")
+        events = f"data: {_chunk('We can sort that out')}\n\n"
+        if fault == "cut_stream":
+            events += "data: " + _chunk(" in a minute.")[:30]
+        else:
+            events += "data: " + _chunk(" in a minute.")[:30] + "\n\n" + "data: [DONE]\n\n"
+        return Response(events, media_type="text/event-stream")
+    raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
 
 
 def free_port() -> int:

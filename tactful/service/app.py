@@ -169,7 +169,9 @@ def create_app(
                 max_message_chars=settings.max_message_chars,
             )
             marketing_service = MarketingService(
-                settings, alert_sink=WebhookAlertSink(webhooks) if webhooks else None
+                settings,
+                alert_sink=WebhookAlertSink(webhooks) if webhooks else None,
+                engine_factory=engine_factory,
             )
             for tenant in keyring.tenants:
                 marketing_service.context_for(tenant)

@@ -6,6 +6,10 @@ client that goes away) neither cancels the turn nor loses its result: the next r
 ``message_id`` gets the stored result. Before every locked operation the conversation is *reconciled*: a turn
 interrupted by a crash between graph steps is resumed from its last checkpoint, and a finished turn whose
 record was not written yet is recorded from the checkpoint.
+
+A turn is recorded only once it is answered: a reply, a handoff, or silence while a person owns the
+conversation. A turn whose graph fails is finished on the offline engine, and if even that fails it is closed
+with a fixed apology (:meth:`~tactful.graphs.runner.SupportRunner.finish_interrupted`) — never recorded empty.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from datetime import UTC, datetime
 from langgraph.types import RunnableConfig
 
 from tactful.agents.state import AccountContext, Event, SupportState
-from tactful.errors import ConversationBusyError, WorkerBusyError
+from tactful.errors import ConversationBusyError, TactfulError, WorkerBusyError
 from tactful.graphs.runner import StreamEvent, SupportRunner, TurnResult, result_from_state, thread_id
 from tactful.service.errors import ConflictError, PayloadTooLargeError
 from tactful.service.locks import ConversationLocks, Lease
@@ -37,6 +41,15 @@ HandoffHook = Callable[[str, HandoffOut], None]
 
 def utcnow_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+class UnansweredTurnError(TactfulError):
+    """A bot turn finished with neither a reply nor a handoff: it must not be recorded as done."""
+
+
+def answered(result: TurnResult) -> bool:
+    """A turn may be recorded as done: it has its reply or handoff, or it is silent (a person owns it)."""
+    return result.action == "none" or bool(result.reply) or result.handoff is not None
 
 
 def request_hash(message: MessageIn) -> str:
@@ -215,21 +228,12 @@ class TurnService:
                 held, held_context = await self.store.take_person_events(tenant, person)
                 events = [*held, *events]
                 context = {**held_context, **(context or {})}
-            result: TurnResult | None = None
-            async for event in self.runner.stream(
-                conversation_id,
-                self.masker.text(message.text),
-                tenant=tenant,
-                events=events,
-                context=context,
-                message_id=message.message_id,
-            ):
-                streamed = True
-                if event.type == "result":
-                    result = TurnResult.model_validate(event.data)
-                else:
-                    handle.emit(event)
-            assert result is not None
+            try:
+                result = await self._stream_turn(handle, tenant, conversation_id, message, events, context)
+            except Exception:
+                log.exception("turn of conversation %s failed; finishing it on the offline engine", conversation_id)
+                result = await self._finish_failed(tenant, conversation_id)
+            streamed = True  # the graph took the events: the checkpoint holds them now
             await self._record(
                 tenant,
                 conversation_id,
@@ -253,6 +257,40 @@ class TurnService:
         await lease.release()
         handle.finish(result)
 
+    async def _stream_turn(
+        self,
+        handle: TurnHandle,
+        tenant: str,
+        conversation_id: str,
+        message: MessageIn,
+        events: list[Event],
+        context: AccountContext | None,
+    ) -> TurnResult:
+        result: TurnResult | None = None
+        async for event in self.runner.stream(
+            conversation_id,
+            self.masker.text(message.text),
+            tenant=tenant,
+            events=events,
+            context=context,
+            message_id=message.message_id,
+        ):
+            if event.type == "result":
+                result = TurnResult.model_validate(event.data)
+            else:
+                handle.emit(event)
+        assert result is not None
+        return result
+
+    async def _finish_failed(self, tenant: str, conversation_id: str) -> TurnResult:
+        """The result of a turn whose graph raised, once finished (offline, or closed with the apology)."""
+        values = await self.runner.finish_interrupted(conversation_id, tenant=tenant)
+        if values is None or values.get("turn", 0) <= await self.store.last_turn(tenant, conversation_id):
+            raise UnansweredTurnError(f"conversation {conversation_id}: the failed turn left no checkpoint")
+        messages = values.get("messages", [])
+        silent = bool(messages) and messages[-1]["role"] == "user"  # a person owns it: no bot message this turn
+        return result_from_state(conversation_id, values, silent=silent)
+
     async def _record(
         self,
         tenant: str,
@@ -263,6 +301,8 @@ class TurnService:
         fingerprint: str | None,
         person_id: str | None,
     ) -> None:
+        if not answered(result):
+            raise UnansweredTurnError(f"conversation {conversation_id}: turn {result.turn} has no reply")
         at = utcnow_iso()
         await self.store.record_turn(
             tenant, conversation_id, result, message_id=message_id, request_hash=fingerprint, at=at
@@ -306,10 +346,8 @@ class TurnService:
                 ):
                     pass
             except Exception:
-                log.exception(
-                    "conversation %s: the interrupted turn failed again; closing it", conversation_id
-                )
-                await graph.aupdate_state(config, {"halted": False}, as_node="finish")
+                log.exception("conversation %s: the interrupted turn failed again", conversation_id)
+                await self.runner.finish_interrupted(conversation_id, tenant=tenant)
             snapshot = await graph.aget_state(config)
         values: SupportState = snapshot.values  # type: ignore[assignment]
         if values.get("turn", 0) <= await self.store.last_turn(tenant, conversation_id):
