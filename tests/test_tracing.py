@@ -98,9 +98,20 @@ async def test_each_model_request_is_an_llm_run_with_its_token_usage(traced: Wir
 
 
 def test_masking_is_installed_only_when_tracing_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tactful.graphs.tracing as tracing
+
+    made: list[langsmith.Client] = []
+
+    def wire_tap(settings: Settings) -> langsmith.Client:  # no background sender: nothing to send anywhere
+        client = tracing_client(settings, client_cls=WireTap, api_url="http://127.0.0.1:9", api_key="ls-test",
+                                auto_batch_tracing=False)
+        made.append(client)
+        return client
+
+    monkeypatch.setattr(tracing, "tracing_client", wire_tap)
     monkeypatch.setenv("LANGSMITH_TRACING", "false")
-    monkeypatch.setenv("LANGSMITH_API_KEY", "ls-test")
-    monkeypatch.setenv("LANGSMITH_ENDPOINT", "http://127.0.0.1:9")
-    assert install_trace_masking(Settings()) is None
-    client = install_trace_masking(Settings(), force=True)
-    assert client is not None and langsmith.run_trees.get_cached_client() is client
+    assert install_trace_masking(Settings()) is None and not made
+    langsmith.utils.get_env_var.cache_clear()
+    monkeypatch.setenv("LANGSMITH_TRACING", "true")
+    client = install_trace_masking(Settings())
+    assert made and client is made[0] and langsmith.run_trees.get_cached_client() is client

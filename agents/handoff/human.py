@@ -46,7 +46,7 @@ class HumanAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["reply", "resolve", "return"]
-    text: Annotated[str, Field(max_length=20_000)] | None = None
+    text: str | None = None  # bounded by the caller (the service: max_message_chars)
     agent: AgentName | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
 
