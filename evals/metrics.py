@@ -8,7 +8,7 @@ from statistics import mean
 
 from pydantic import BaseModel
 
-from tactful.evals.checks import FAILURE_TYPES, ScenarioScore
+from tactful.evals.scoring import FAILURE_TYPES, MarketingScore, ScenarioScore, SupportScore
 
 SUPPORT_ACTIONS = ("respond", "clarify", "assist", "escalate", "none")
 MARKETING_DECISIONS = ("send", "suppress", "route_to_rep")
@@ -105,8 +105,8 @@ def _pr(pairs: Sequence[tuple[bool, bool]]) -> tuple[float | None, float | None,
 
 def compute(scores: Sequence[ScenarioScore], *, unreadable_files: int = 0) -> SuiteMetrics:
     ran = [s for s in scores if s.status in {"pass", "fail"}]
-    support = [s for s in ran if s.product == "support"]
-    marketing = [s for s in ran if s.product == "marketing"]
+    support = [s for s in ran if isinstance(s, SupportScore)]
+    marketing = [s for s in ran if isinstance(s, MarketingScore)]
     counted = [s for s in scores if s.status != "skipped"]
 
     contained = [s for s in support if s.contained]

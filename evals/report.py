@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tactful.evals.checks import ScenarioScore
 from tactful.evals.gates import GateResult
 from tactful.evals.metrics import SuiteMetrics
 from tactful.evals.records import ScenarioRun, TurnRecord
 from tactful.evals.scenario import ScenarioError
+from tactful.evals.scoring import ScenarioScore
 
 REPORT_VERSION = 1
 

@@ -13,10 +13,11 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 
-from tactful.bench import classifier, economy, evalspeed, load, profile, report
+from tactful.bench import burst, classifier, economy, evalspeed, load, profile, report, sections
 from tactful.bench.common import Target, section
 from tactful.bench.fake_openai import FakeModelConfig, FakeOpenAIServer, instance_of
-from tactful.cli import main
+from tactful.cli import build_parser, main
+from tactful.commands.bench import command_line
 from tests import REPO_ROOT
 
 SUPPORT_SCENARIOS = REPO_ROOT / "evals" / "scenarios" / "support"
@@ -148,7 +149,7 @@ def test_bad_only_is_one_clear_line_and_exit_2(
     assert code == 2 and stdout == ""
     assert stderr.strip().splitlines() == [f"tactful: error: {stderr.split('error: ', 1)[1].strip()}"]
     assert message in stderr and "Traceback" not in stderr
-    assert "overhead, economy, load, evalspeed, classifier" in stderr
+    assert "overhead, economy, load, burst, evalspeed, classifier" in stderr
 
 
 @pytest.mark.parametrize("argv", [["--load-steps", "0,5"], ["--turns", "-3"], ["--load-duration", "x"]])
@@ -191,6 +192,40 @@ def test_economy_counts_calls_and_tokens_against_the_fake_server() -> None:
     assert ev["scenarios"] == 2 and ev["turns"] > 0 and ev["mean_calls_per_turn"] >= 0
     assert sec["targets"]["mean_calls_per_turn"]["value"] == ev["mean_calls_per_turn"]
     assert sec["targets"]["prompt_ratio_30_over_5"]["value"] is None  # only 6 turns: not measured, not met
+    naive = long["one_call_per_specialist"]  # every request kind was seen, so the baseline is priced
+    assert naive["calls_per_turn"] == 3.0 and len(naive["prompt_tokens_per_turn"]) == 6
+    assert naive["prompt_tokens_per_turn"] == sorted(naive["prompt_tokens_per_turn"])  # each carries the history
+    assert naive["prompt_tokens_over_actual"] > 1  # three calls with the whole conversation cost more
+    assert long["at"]["5"]["one_call_per_specialist_prompt_tokens"] == naive["prompt_tokens_per_turn"][4]
+
+
+def test_one_call_per_specialist_is_unpriced_without_a_kind_it_needs() -> None:
+    rows = [{"user": "hi", "reply": "hello", "mode": "bot"}]
+    assert economy.one_call_per_specialist(rows, {"reply": "system"}, model="gpt-4o-mini") is None
+    two = economy.one_call_per_specialist([*rows, {"user": "and more", "reply": None, "mode": "bot"}],
+                                          {"reply": "s", "analysis": "s"}, model="gpt-4o-mini")
+    assert two is not None and two[1] > two[0] > 0
+
+
+# ---------------------------------------------------------------------------------------------- the registry
+
+
+def test_every_section_is_registered_once_with_a_title_and_a_renderer() -> None:
+    names = [s.name for s in sections.SECTIONS]
+    assert len(names) == len(set(names)) and names[:3] == ["overhead", "economy", "load"]
+    assert all(s.title and s.summary and s.render is not None for s in sections.SECTIONS)
+    assert sections.BY_NAME["burst"] is burst.SECTION
+
+
+def test_the_command_line_records_the_options_not_at_their_default() -> None:
+    args = build_parser(["bench"]).parse_args(
+        ["bench", "--quick", "--only", "load,burst", "--load-steps", "4,16", "--model-latency-ms", "20",
+         "--burst-messages", "8", "--load-engine", "offline"])
+    args.database_url, args.database_url_given = "postgresql://u:secret@h:5432/db", True
+    line = command_line(args)
+    assert line.startswith("tactful bench --quick --only load,burst --load-steps 4,16 --model-latency-ms 20 ")
+    assert "--load-engine offline" in line and "--burst-messages 8" in line and "--economy-turns" not in line
+    assert "secret" not in line and line.endswith("--database-url 'postgresql://u:***@h:5432/db'")
 
 
 def test_evalspeed_runs_scenarios_through_the_eval_runner() -> None:
@@ -242,6 +277,29 @@ def test_load_drives_a_real_serve_process(tmp_path: Path) -> None:
     assert step["latency_ms"]["p50"] >= 20.0 and step["added_ms"]["p99"] is not None
     assert sec["backends"]["postgres"] == {"status": "skipped", "skipped": "skipped: DATABASE_URL not set"}
     assert {"sqlite.max_concurrency_within_p99", "sqlite.p99_added_ms_at_2"} == set(sec["targets"])
+
+
+@pytest.mark.slow
+def test_burst_serializes_messages_to_one_conversation() -> None:
+    sec = burst.bench(quick=True, messages=6)
+    sqlite = sec["backends"]["sqlite"]
+    assert sqlite["status"] == "ok", sqlite
+    assert sqlite["statuses"] == {"200": 6} and sqlite["turns_out_of_order"] == 0
+    assert sqlite["stored_user_messages"] == sqlite["distinct_message_ids"] == 6
+    assert sec["met"] is True and set(sec["targets"]) == {
+        "sqlite.turns_out_of_order", "sqlite.stored_not_answered", "sqlite.refused"}
+    assert sec["backends"]["postgres"]["status"] == "skipped"
+    assert "| sqlite | 200: 6 | 0 | 6 |" in "\n".join(burst.render(sec))
+
+
+@pytest.mark.slow
+def test_burst_past_a_short_lock_bound_refuses_without_storing() -> None:
+    sec = burst.bench(quick=True, messages=12, lock_timeout_s=0.05)
+    b = sec["backends"]["sqlite"]
+    assert b["status"] == "ok", b
+    assert b["refused"] > 0 and set(b["statuses"]) <= {"200", "409", "503"}
+    assert b["stored_user_messages"] == b["answered"] and b["turns_out_of_order"] == 0
+    assert "sqlite.refused" not in sec["targets"]  # refusals are the point of a short bound
 
 
 # ---------------------------------------------------------------------------------------------- report, profile

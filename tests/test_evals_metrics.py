@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tactful.errors import ConfigError
-from tactful.evals.checks import Check, HandoffScore, ScenarioScore
 from tactful.evals.gates import DEFAULT_GATES, evaluate, load_gates
 from tactful.evals.metrics import compute
+from tactful.evals.scoring import SCORE, Check, HandoffScore, ScenarioScore
 
 
 def _score(sid: str, **kw: Any) -> ScenarioScore:
@@ -26,7 +26,7 @@ def _score(sid: str, **kw: Any) -> ScenarioScore:
         "checks": [],
     }
     base.update(kw)
-    return ScenarioScore(**base)
+    return SCORE.validate_python(base)
 
 
 def _failed(category: str) -> Check:

@@ -11,10 +11,10 @@ import pytest
 
 from tactful import cli
 from tactful.commands import eval as eval_command
-from tactful.evals.checks import Scorer
 from tactful.evals.detectors import default_detectors
 from tactful.evals.runner import EvalRunner, run_scenarios
 from tactful.evals.scenario import LoadedScenario, load_all
+from tactful.evals.scoring import Scorer
 from tactful.settings import Settings
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "evals" / "scenarios"

@@ -12,10 +12,10 @@ import pytest
 import respx
 
 from tactful.errors import InvalidModelOutputError
-from tactful.evals.checks import Scorer
 from tactful.evals.detectors import default_detectors
 from tactful.evals.runner import EvalRunner
 from tactful.evals.scenario import SupportScenario, load_all
+from tactful.evals.scoring import Scorer
 from tactful.evals.simulate import OpenAIUserSimulator
 from tactful.settings import Settings
 

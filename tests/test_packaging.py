@@ -22,13 +22,18 @@ from tests.server_helpers import ServerProcess, clean_env
 pytestmark = pytest.mark.slow
 
 
+def _isolated_env() -> dict[str, str]:
+    """No PYTHONPATH: a source tree on it (with its egg-info) would make pip think tactful is already installed."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     # No build isolation: the build backend is already installed, and tests never reach a package index.
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), "."],
-        cwd=REPO_ROOT, check=True, capture_output=True, timeout=300,
+        cwd=REPO_ROOT, check=True, capture_output=True, timeout=300, env=_isolated_env(),
     )
     (built,) = out.glob("tactful-*.whl")
     return built
@@ -39,7 +44,9 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     """A fresh venv holding only the wheel; its dependencies (and openai-agents) come from this environment's
     site-packages through a .pth line, which does not run this environment's editable-install hooks."""
     root = tmp_path_factory.mktemp("venv") / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120, env=_isolated_env()
+    )
     python = root / "bin" / "python"
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -50,13 +57,14 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q",
          str(wheel)],
-        check=True, capture_output=True, timeout=300,
+        check=True, capture_output=True, timeout=300, env=_isolated_env(),
     )
     yield root
 
 
 def _run(venv: Path, args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = clean_env(PYTHONPATH="", TACTFUL_DATA_DIR=str(cwd / "var"))
+    env = clean_env(TACTFUL_DATA_DIR=str(cwd / "var"))
+    env.pop("PYTHONPATH", None)
     return subprocess.run(args, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=300)
 
 
@@ -96,7 +104,8 @@ def test_installed_wheel_chats_and_evals_beside_the_openai_agents_sdk(venv: Path
 
 
 def test_installed_wheel_serves_a_turn(venv: Path, tmp_path: Path) -> None:
-    env = clean_env(PYTHONPATH="", TACTFUL_DATA_DIR=str(tmp_path / "var"))
+    env = clean_env(TACTFUL_DATA_DIR=str(tmp_path / "var"))
+    env.pop("PYTHONPATH", None)
     server = ServerProcess(env, log_path=tmp_path / "serve.log", command=[str(venv / "bin" / "tactful")],
                            cwd=tmp_path).start()
     try:

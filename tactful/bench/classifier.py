@@ -15,6 +15,7 @@ next to the repository).
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
@@ -24,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from tactful.bench.common import JSON, Target, percentile, progress, section, skipped
+from tactful.bench.common import JSON, Section, Target, percentile, progress, section, skipped
+from tactful.bench.markdown import fmt, table
 from tactful.resources import package_path
 
 TARGET_BANKING77_ACCURACY = 0.93
@@ -203,3 +205,38 @@ def bench(*, quick: bool, datasets: Path | None = None) -> JSON:
         return skipped(f"skipped: no known data set under {root}", **data,
                        wall_s=round(time.perf_counter() - started, 2))
     return section(targets, data, wall_s=time.perf_counter() - started)
+
+
+def render(sec: JSON) -> list[str]:
+    rows = []
+    for name in ("banking77", "clinc150"):
+        d = sec.get(name)
+        if not d or d.get("status") == "skipped":
+            continue
+        acc = d.get("in_scope_accuracy", d.get("accuracy"))
+        rows.append([name, d["n_train"], d["n_test"], d["fit_s"], acc, d.get("oos_recall"), d["macro_f1"],
+                     d["latency_ms_p50"], d["latency_ms_p95"], d["batch_ms_per_message"]])
+    lines = table(["data set", "train rows", "test rows", "fit s", "accuracy (in scope)", "OOS recall",
+                   "macro-F1", "p50 ms/msg", "p95 ms/msg", "batch ms/msg"], rows)
+    tax = sec.get("taxonomy")
+    if tax:
+        lines += [f"Taxonomy model (`policies/taxonomy.yaml`): context built with the fit in "
+                  f"{fmt(tax['context_build_s_incl_fit'])} s; classify p50 {fmt(tax['classify_ms_p50'])} ms, "
+                  f"p95 {fmt(tax['classify_ms_p95'])} ms.", ""]
+    return lines
+
+
+def options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--datasets", type=Path, default=None, metavar="DIR",
+                       help="development data sets (default: $TACTFUL_DATASETS, else ../shared/datasets next to "
+                            "the repository)")
+
+
+SECTION = Section(
+    name="classifier",
+    title="Classifier",
+    summary="fit time, latency and accuracy on the development data sets",
+    run=lambda args: bench(quick=args.quick, datasets=args.datasets),
+    render=render,
+    options=options,
+)

@@ -1,13 +1,15 @@
-"""What every benchmark section shares: targets with met / missed-by, percentiles, machine facts, progress on
-stderr, and the shape of a section's JSON."""
+"""What every benchmark section shares: the :class:`Section` it registers as, targets with met / missed-by,
+percentiles, machine facts, progress on stderr, and the shape of a section's JSON."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -72,6 +74,22 @@ class Target:
         if self.note:
             out["note"] = self.note
         return out
+
+
+@dataclass(frozen=True)
+class Section:
+    """One benchmark section, as ``tactful bench`` runs and reports it (see ``tactful.bench.sections``).
+
+    ``options`` adds the section's own command-line options to its argument group; ``run`` measures, given the
+    parsed arguments (``quick``, ``no_profile`` and ``database_url`` are there for every section), and returns
+    its JSON (:func:`section`, :func:`skipped`); ``render`` turns that JSON into markdown lines."""
+
+    name: str
+    title: str
+    summary: str
+    run: Callable[[argparse.Namespace], JSON]
+    render: Callable[[JSON], list[str]] | None = None
+    options: Callable[[argparse._ArgumentGroup], None] | None = None
 
 
 def section(targets: list[Target], data: JSON, *, wall_s: float) -> JSON:

@@ -1,10 +1,10 @@
 """Model economy: how many model calls and prompt tokens a turn costs on the ``openai`` engine, measured against the
 local fake OpenAI-compatible server (``tactful.bench.fake_openai``: real HTTP and SSE on 127.0.0.1).
 
-The logic follows ``scripts/model_budget.py`` (which plays the server with respx instead):
-
 - a 30-turn conversation through the real support graph and the real ``openai`` client: model calls and prompt
-  tokens per turn, and the prompt tokens of turn 30 against turn 5 (target ≤ 1.5×);
+  tokens per turn, and the prompt tokens of turn 30 against turn 5 (target ≤ 1.5×); beside them, the same turns
+  priced as "one call per specialist" (an intent call, a sentiment call and a reply call every turn, each carrying
+  the whole conversation under the system text the fake saw for its kind, plus a summary call at a handoff);
 - every support eval scenario (``evals/scenarios/support``) through the eval runner: mean model calls per turn
   (target ≤ 1.2).
 
@@ -15,6 +15,7 @@ actual request with the engine's own tokenizer.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import shutil
@@ -30,9 +31,11 @@ from pydantic import SecretStr
 
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest
-from tactful.agents.engine.tokens import count_chat, count_tokens
-from tactful.bench.common import JSON, Target, progress, section
+from tactful.agents.engine.tokens import ChatTurn, count_chat, count_tokens
+from tactful.bench.arguments import positive_int
+from tactful.bench.common import JSON, Section, Target, progress, section
 from tactful.bench.fake_openai import FakeModelConfig, FakeOpenAIServer
+from tactful.bench.markdown import fmt, table
 from tactful.graphs.context import build_context
 from tactful.graphs.runner import SupportRunner
 from tactful.graphs.support import compile_support_graph
@@ -90,7 +93,7 @@ LONG_CONVERSATION = [text for text, _ in LONG_SCRIPT]
 
 def _analysis_answerer(ctx: TurnContext) -> Any:
     """A model that understands the scripted lines (their intent) and otherwise agrees with the offline
-    classifier, as ``scripts/model_budget.py`` plays it."""
+    classifier."""
     known = {text: intent for text, intent in LONG_SCRIPT}
 
     def answer(body: JSON) -> JSON:
@@ -147,6 +150,8 @@ async def _long_conversation(ctx: TurnContext, config: FakeModelConfig, turns: i
         sent = config.requests[before:]
         rows.append({
             "turn": n,
+            "user": line,
+            "reply": result.reply,
             "action": result.action,
             "mode": result.mode,
             "model_calls": result.usage["model_calls"],
@@ -197,7 +202,28 @@ async def eval_scenarios(settings: Settings, paths: Sequence[Path], *, limit: in
     }
 
 
-def _summarise(rows: list[JSON]) -> JSON:
+SPECIALIST_CALLS = ("analysis", "analysis", "reply")  # intent, sentiment, reply: each its own call
+
+
+def one_call_per_specialist(rows: Sequence[JSON], systems: dict[str, str], *, model: str) -> list[int] | None:
+    """Prompt tokens per turn had every specialist made its own call carrying the whole conversation so far:
+    ``None`` when the fake never saw a request of a kind the baseline needs (its system text is unknown)."""
+    handoff = bool(rows) and rows[-1]["mode"] == "human"
+    needed = set(SPECIALIST_CALLS) | ({"summary"} if handoff else set())
+    if not needed <= set(systems):
+        return None
+    history: list[ChatTurn] = []
+    out: list[int] = []
+    for r in rows:
+        history.append({"role": "user", "content": r["user"]})
+        kinds = [*SPECIALIST_CALLS, *(["summary"] if r["mode"] == "human" else [])]
+        out.append(sum(count_chat([{"role": "system", "content": systems[k]}, *history], model=model) for k in kinds))
+        if r["reply"]:
+            history.append({"role": "assistant", "content": r["reply"]})
+    return out
+
+
+def _summarise(rows: list[JSON], naive: list[int] | None = None) -> JSON:
     at = {r["turn"]: r for r in rows}
     marks = {str(n): {k: at[n][k] for k in ("model_calls", "calls", "prompt_tokens", "reply_prompt_tokens")}
              for n in MARKS if n in at}
@@ -224,6 +250,17 @@ def _summarise(rows: list[JSON]) -> JSON:
         window = [r["prompt_tokens"] for r in rows if 26 <= r["turn"] <= 30]
         first = [r["prompt_tokens"] for r in rows if 1 <= r["turn"] <= 5]
         out["prompt_ratio_turns_26_30_over_1_5"] = round(sum(window) / max(1, sum(first)), 3)
+    if naive is not None:
+        for n, mark in marks.items():
+            mark["one_call_per_specialist_prompt_tokens"] = naive[int(n) - 1]
+        actual = sum(r["prompt_tokens"] for r in rows)
+        out["one_call_per_specialist"] = {
+            "calls_per_turn": round(sum(len(SPECIALIST_CALLS) + (r["mode"] == "human") for r in rows)
+                                    / max(1, len(rows)), 3),
+            "prompt_tokens_per_turn": naive,
+            "mean_prompt_tokens_per_turn": round(sum(naive) / max(1, len(naive))),
+            "prompt_tokens_over_actual": round(sum(naive) / max(1, actual), 2),
+        }
     return out
 
 
@@ -241,13 +278,14 @@ def bench(*, quick: bool, turns: int = 30, latency_ms: float = 5.0, scenario_lim
         server.config.count_prompt = lambda messages: count_chat(messages, model=settings.model)  # type: ignore[arg-type]
         progress(f"economy: a {turns}-turn conversation against the fake model at {server.base_url}")
         rows = asyncio.run(long_conversation(ctx, server.config, turns))
-        long = _summarise(rows)
         scenarios: JSON | None = None
         if SCENARIOS.is_dir():
             progress("economy: the support eval scenarios on the openai engine")
             scenario_settings = model_settings(_policy_copy(Path(tmp), "scenarios"), server.base_url)
             scenarios = asyncio.run(eval_scenarios(scenario_settings, [SCENARIOS], limit=limit))
         fake = {"base_url": server.base_url, "latency_ms": latency_ms, "requests": server.config.calls}
+        # priced after the scenarios ran too, so that every request kind's system text has been seen
+        long = _summarise(rows, one_call_per_specialist(rows, server.config.system_prompts, model=settings.model))
     targets = [
         Target("mean_calls_per_turn", scenarios["mean_calls_per_turn"] if scenarios else None,
                TARGET_CALLS_PER_TURN, "max",
@@ -264,3 +302,57 @@ def bench(*, quick: bool, turns: int = 30, latency_ms: float = 5.0, scenario_lim
         "long_conversation": long,
     }
     return section(targets, json.loads(json.dumps(data)), wall_s=time.perf_counter() - started)
+
+
+def render(sec: JSON) -> list[str]:
+    lines: list[str] = []
+    ev = sec.get("eval_scenarios")
+    if ev:
+        lines += table(
+            ["support scenarios", "turns", "model calls", "calls / turn", "calls / bot turn", "turns by calls",
+             "degraded", "prompt tokens / turn"],
+            [[ev["scenarios"], ev["turns"], ev["model_calls"], ev["mean_calls_per_turn"],
+              ev["mean_calls_per_bot_turn"], ", ".join(f"{k}: {v}" for k, v in ev["turns_by_call_count"].items()),
+              ev["degraded_turns"], ev["mean_prompt_tokens_per_turn"]]],
+        )
+    long = sec.get("long_conversation", {})
+    at = long.get("at", {})
+    if at:
+        lines += [f"A {long.get('turns')}-turn conversation:", ""]
+        lines += table(["turn", "model calls", "calls", "prompt tokens", "reply prompt tokens",
+                        "one call per specialist"],
+                       [[n, r["model_calls"], "+".join(r["calls"]), r["prompt_tokens"], r["reply_prompt_tokens"],
+                         r.get("one_call_per_specialist_prompt_tokens")] for n, r in at.items()])
+        lines += [
+            f"Turn 30 / turn 5: all prompt tokens {fmt(long.get('prompt_ratio_30_over_5'))}×, "
+            f"reply prompt {fmt(long.get('reply_prompt_ratio_30_over_5'))}×, per model call "
+            f"{fmt(long.get('prompt_per_call_ratio_30_over_5'))}×; turns 26–30 / turns 1–5: "
+            f"{fmt(long.get('prompt_ratio_turns_26_30_over_1_5'))}×. Mean calls per turn of this conversation: "
+            f"{fmt(long.get('mean_calls_per_turn'))}.",
+            "",
+        ]
+        naive = long.get("one_call_per_specialist")
+        if naive:
+            lines += [
+                f"One call per specialist (intent, sentiment and reply each carrying the whole conversation): "
+                f"{fmt(naive['calls_per_turn'])} calls and {fmt(naive['mean_prompt_tokens_per_turn'])} prompt "
+                f"tokens a turn — {fmt(naive['prompt_tokens_over_actual'])}× the prompt tokens of the turns above "
+                f"({fmt(long.get('mean_prompt_tokens_per_turn'))} a turn).",
+                "",
+            ]
+    return lines
+
+
+def options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--economy-turns", type=positive_int, default=30, metavar="N",
+                       help="turns of the long conversation (default 30; the 30-over-5 ratio needs 30 or more)")
+
+
+SECTION = Section(
+    name="economy",
+    title="Model economy",
+    summary="model calls and prompt tokens per turn against the local fake model",
+    run=lambda args: bench(quick=args.quick, turns=args.economy_turns),
+    render=render,
+    options=options,
+)

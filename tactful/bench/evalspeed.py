@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from tactful.bench import profile
-from tactful.bench.common import JSON, Target, progress, section
+from tactful.bench.common import JSON, Section, Target, progress, section
+from tactful.bench.markdown import fmt, profile_lines, table
 from tactful.resources import EVALS_DIR
 from tactful.settings import Settings
 
@@ -26,11 +27,11 @@ SCENARIOS = EVALS_DIR / "scenarios"
 
 def bench(*, quick: bool, paths: list[Path] | None = None, repeats: int | None = None,
           with_profile: bool | None = None) -> JSON:
-    from tactful.evals.checks import Scorer
     from tactful.evals.detectors import Detectors
     from tactful.evals.metrics import compute
     from tactful.evals.runner import EvalRunner, run_scenarios
     from tactful.evals.scenario import load_all
+    from tactful.evals.scoring import Scorer
 
     started = time.perf_counter()
     repeats = repeats or (1 if quick else 3)
@@ -90,3 +91,24 @@ def bench(*, quick: bool, paths: list[Path] | None = None, repeats: int | None =
     targets = [Target("scenarios_per_s", data["jobs_1"]["scenarios_per_s"], TARGET_SCENARIOS_PER_S, "min",
                       unit="/s", note="--jobs 1 (the default of tactful eval)")]
     return section(targets, data, wall_s=time.perf_counter() - started)
+
+
+def render(sec: JSON) -> list[str]:
+    rows = [[k.replace("jobs_", "--jobs "), v["scenarios_per_s"], ", ".join(f"{x:g}" for x in v["runs_s"])]
+            for k, v in sec.items() if k.startswith("jobs_")]
+    lines = [f"{sec['scenarios']} scenarios ({sec['support_turns']} support turns, "
+             f"{fmt(sec['ms_per_support_turn'])} ms per turn); scoring {fmt(sec['scoring_s'])} s.", ""]
+    lines += table(["run", "scenarios/s", "runs (s)"], rows)
+    if "profile" in sec:
+        lines += ["cProfile of one `--jobs 1` run (own time):", ""]
+        lines += profile_lines(sec["profile"], key_self="own_by_function", key_pkg="own_by_package")
+    return lines
+
+
+SECTION = Section(
+    name="evalspeed",
+    title="Eval speed",
+    summary="eval scenarios per second on the offline engine",
+    run=lambda args: bench(quick=args.quick, with_profile=False if args.no_profile else None),
+    render=render,
+)

@@ -42,6 +42,8 @@ class FakeModelConfig:
     """Counts a request's prompt tokens (default: characters / 4)."""
     requests: list[JSON] = field(default_factory=list)
     """One ``{"kind": analysis|reply|summary, "prompt_tokens": n}`` per request, in arrival order."""
+    system_prompts: dict[str, str] = field(default_factory=dict)
+    """The system text (every system message, joined) of the first request of each kind."""
     faults: list[str] = field(default_factory=list)
     """Misbehave on purpose: each request takes the next fault (see ``FAULTS``) until the list is empty."""
     always: str | None = None
@@ -106,7 +108,12 @@ def build_app(config: FakeModelConfig) -> Starlette:
         fault = config.faults.pop(0) if config.faults else config.always
         prompt = config.count_prompt(body.get("messages", [])) if config.count_prompt else _prompt_tokens(body)
         config.prompt_tokens_seen.append(prompt)
-        config.requests.append({"kind": request_kind(body), "prompt_tokens": prompt})
+        kind = request_kind(body)
+        config.requests.append({"kind": kind, "prompt_tokens": prompt})
+        if kind not in config.system_prompts:
+            config.system_prompts[kind] = "\n".join(
+                str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system"
+            )
         await asyncio.sleep(config.latency_s)
         if fault is not None and fault != "wrong_schema":
             return _misbehave(fault, body)

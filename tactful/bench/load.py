@@ -22,23 +22,25 @@ ramp step is profiled with py-spy (when installed): ``--gil`` samples, grouped b
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import os
 import random
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
 from tactful.bench import profile
+from tactful.bench.arguments import non_negative_float, positive_float
+from tactful.bench.arguments import steps as step_list
 from tactful.bench.common import (
     JSON,
+    Section,
     Target,
     machine_jiffies,
     ms,
@@ -49,7 +51,8 @@ from tactful.bench.common import (
     thread_cpu_s,
 )
 from tactful.bench.economy import LONG_CONVERSATION
-from tactful.bench.fake_openai import free_port
+from tactful.bench.markdown import fmt, profile_lines, table
+from tactful.bench.serve import drop_schema, fake_model, service
 
 TARGET_CONCURRENCY = 500
 TARGET_P99_ADDED_MS = 100.0
@@ -58,99 +61,6 @@ QUICK_STEPS = (4, 16)
 OPEN_CONVERSATIONS = 500
 THINK_S = 30.0
 TURNS_PER_CONVERSATION = 5
-STARTUP_S = 120.0
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    # The worker runs on defaults, except the checkpoint durability, which is what one compares across runs.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if (not k.startswith("TACTFUL_") or k == "TACTFUL_DURABILITY") and k != "DATABASE_URL"
-    }
-    env.update(extra)
-    return env
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, *, within_s: float = STARTUP_S) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with {proc.returncode}: {_tail(log)}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url}: not ready after {within_s:.0f} s: {_tail(log)}")
-
-
-def _tail(log: Path, lines: int = 5) -> str:
-    try:
-        return " | ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-@contextmanager
-def _process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_ready(proc, ready_url, log)
-        yield proc
-    finally:
-        _stop(proc)
-
-
-@contextmanager
-def fake_model(latency_ms: float, log: Path) -> Iterator[str]:
-    """The fake OpenAI-compatible server in its own process; yields its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/v1"
-    args = [sys.executable, "-m", "tactful.bench.fake_openai", "--port", str(port), "--latency-ms", str(latency_ms)]
-    with _process(args, _clean_env(), f"{base}/models", log):
-        yield base
-
-
-@contextmanager
-def service(model_base_url: str, data_dir: Path, log: Path, *, database_url: str | None,
-            schema: str | None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """One ``tactful serve`` worker on a free loopback port, openai engine pointed at the fake model."""
-    port = free_port()
-    env = _clean_env(
-        TACTFUL_DATA_DIR=str(data_dir),
-        TACTFUL_RATE_LIMIT_PER_MINUTE="0",
-        TACTFUL_ENGINE="openai",
-        TACTFUL_OPENAI_BASE_URL=model_base_url,
-        TACTFUL_OPENAI_API_KEY="bench",
-    )
-    if database_url:
-        env["DATABASE_URL"] = database_url
-        if schema:
-            env["TACTFUL_DATABASE_SCHEMA"] = schema
-    args = [sys.executable, "-m", "tactful.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    url = f"http://127.0.0.1:{port}"
-    with _process(args, env, f"{url}/readyz", log) as proc:
-        yield url, proc
-
-
-def _drop_schema(database_url: str, schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 # ---------------------------------------------------------------------------------------------- one step
@@ -285,7 +195,7 @@ async def _sequential(base: str, *, turns: int, model_latency_s: float) -> JSON:
 # ---------------------------------------------------------------------------------------------- one backend
 
 
-def _backend(name: str, model_url: str, tmp: Path, *, steps: tuple[int, ...], duration_s: float, drain_s: float,
+def _backend(name: str, model_url: str | None, tmp: Path, *, steps: tuple[int, ...], duration_s: float, drain_s: float,
              model_latency_s: float, database_url: str | None, profile_s: float | None, idle_turns: int,
              warmup_s: float, open_step: tuple[int, float, float] | None = None) -> JSON:
     schema = f"tactful_bench_{uuid.uuid4().hex[:10]}" if database_url else None
@@ -328,7 +238,7 @@ def _backend(name: str, model_url: str, tmp: Path, *, steps: tuple[int, ...], du
     finally:
         if database_url and schema:
             try:
-                _drop_schema(database_url, schema)
+                drop_schema(database_url, schema)
             except Exception as exc:  # a leftover schema must not hide the measurement
                 result["cleanup_error"] = f"{type(exc).__name__}: {exc}"
     good = [s["concurrency"] for s in result["steps"]
@@ -339,15 +249,17 @@ def _backend(name: str, model_url: str, tmp: Path, *, steps: tuple[int, ...], du
 
 def bench(*, quick: bool, steps: tuple[int, ...] | None = None, duration_s: float | None = None,
           model_latency_ms: float = 300.0, database_url: str | None = None, profile_s: float | None = None,
-          drain_s: float | None = None, open_conversations: bool | None = None) -> JSON:
-    """The ``load`` section: SQLite always, PostgreSQL when ``database_url`` is given."""
+          drain_s: float | None = None, open_conversations: bool | None = None,
+          engine: Literal["openai", "offline"] = "openai") -> JSON:
+    """The ``load`` section: SQLite always, PostgreSQL when ``database_url`` is given. ``engine="offline"`` runs
+    the worker on the offline engine instead (no fake model; a turn's whole latency is the service's own)."""
     started = time.perf_counter()
     steps = steps or (QUICK_STEPS if quick else FULL_STEPS)
     duration_s = duration_s or (2.0 if quick else 10.0)
     drain_s = drain_s if drain_s is not None else (15.0 if quick else 35.0)
     if profile_s is None:
         profile_s = 0.0 if quick else 10.0
-    latency_s = model_latency_ms / 1000
+    latency_s = model_latency_ms / 1000 if engine == "openai" else 0.0
     if open_conversations is None:
         open_conversations = not quick
     open_step = (OPEN_CONVERSATIONS, THINK_S, 1.5 * THINK_S) if open_conversations else None
@@ -355,7 +267,8 @@ def bench(*, quick: bool, steps: tuple[int, ...] | None = None, duration_s: floa
     targets: list[Target] = []
     with tempfile.TemporaryDirectory(prefix="tactful-bench-load-") as tmp_name:
         tmp = Path(tmp_name)
-        with fake_model(model_latency_ms, tmp / "fake-model.log") as model_url:
+        model = fake_model(model_latency_ms, tmp / "fake-model.log") if engine == "openai" else nullcontext(None)
+        with model as model_url:
             for name, url in (("sqlite", None), ("postgres", database_url)):
                 if name == "postgres" and not url:
                     backends[name] = {"status": "skipped", "skipped": "skipped: DATABASE_URL not set"}
@@ -383,7 +296,8 @@ def bench(*, quick: bool, steps: tuple[int, ...] | None = None, duration_s: floa
     if profile_s and not profile.py_spy():
         profile_note = "skipped: py-spy is not installed (pip install py-spy)"
     data_out: JSON = {
-        "model_latency_ms": model_latency_ms,
+        "engine": engine,
+        "model_latency_ms": model_latency_ms if engine == "openai" else 0.0,
         "turns_per_conversation": TURNS_PER_CONVERSATION,
         "think_time_s": 0,
         "steps": list(steps),
@@ -395,12 +309,79 @@ def bench(*, quick: bool, steps: tuple[int, ...] | None = None, duration_s: floa
     return section(targets, data_out, wall_s=time.perf_counter() - started)
 
 
-def _main() -> None:  # pragma: no cover - a manual entry point for profiling runs
-    import json
-
-    print(json.dumps(bench(quick="--quick" in sys.argv, database_url=os.environ.get("DATABASE_URL")), indent=2))
+# ---------------------------------------------------------------------------------------------- report
 
 
-if __name__ == "__main__":  # pragma: no cover
-    _main()
+def _step_row(s: JSON) -> list[object]:
+    cpu = s.get("server_cpu") or {}
+    return [s["concurrency"], s["turns_ok"], s["throughput_turns_per_s"], s["added_ms"]["p50"], s["added_ms"]["p99"],
+            s["latency_ms"]["p99"], s["model_calls_per_turn"], s["errors"], cpu.get("cpu_ms_per_turn"),
+            cpu.get("cores_used"), s.get("machine_busy_share")]
 
+
+STEP_HEADER = ["concurrent", "turns", "turns/s", "added p50 ms", "added p99 ms", "latency p99 ms", "calls/turn",
+               "errors", "server CPU ms/turn", "server cores", "machine busy"]
+
+
+def render(sec: JSON) -> list[str]:
+    model = ("offline engine (no model)" if sec.get("engine") == "offline"
+             else f"Model latency {fmt(sec['model_latency_ms'])} ms")
+    lines = [
+        f"{model}; no think time; {sec['turns_per_conversation']} turns "
+        f"per conversation; each step {fmt(sec['step_duration_s'])} s."
+        + (f" Server profile {sec['profile']}." if sec.get("profile") else ""),
+        "",
+    ]
+    for name, b in sec["backends"].items():
+        if b.get("status") != "ok":
+            lines += [f"**{name}**: {b.get('skipped') or b.get('error') or b.get('reason') or b.get('status')}", ""]
+            continue
+        idle = b.get("idle", {}).get("added_ms", {})
+        lines += [f"**{name}** (1 worker; one conversation at a time: added p50 {fmt(idle.get('p50'))} ms):", ""]
+        lines += table(STEP_HEADER, [_step_row(s) for s in b["steps"]])
+        open_step = b.get("open_conversations")
+        if open_step:
+            lines += [
+                f"Open conversations: {open_step['concurrency']} conversations, each person waiting "
+                f"{fmt(open_step['think_time_s'] / 2)}–{fmt(1.5 * open_step['think_time_s'])} s between a reply and "
+                f"their next message (offered ≈ {fmt(open_step.get('offered_turns_per_s'))} turns/s), "
+                f"{fmt(open_step['duration_s'])} s — reported, not scored:",
+                "",
+            ]
+            lines += table(STEP_HEADER, [_step_row(open_step)])
+        for s in b["steps"]:
+            if "profile" in s:
+                prof = s["profile"]
+                tool = prof.get("tool", "py-spy")
+                lines += [f"py-spy profile of the server at {s['concurrency']} concurrent ({tool}; "
+                          f"{fmt(prof.get('samples'))} samples), share by component:", ""]
+                comps = prof.get("by_component", [])
+                if comps:
+                    lines += table([c["name"] for c in comps], [[f"{100 * c['share']:.1f} %" for c in comps]])
+                lines += profile_lines(prof, key_self="self_by_function", key_pkg="self_by_package")
+    return lines
+
+
+def options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--load-steps", type=step_list, default=None, metavar="LIST",
+                       help="concurrent conversations per step (default "
+                            f"{','.join(map(str, FULL_STEPS))}; {','.join(map(str, QUICK_STEPS))} with --quick)")
+    group.add_argument("--load-duration", type=positive_float, default=None, metavar="S",
+                       help="seconds per step (default 10; 2 with --quick)")
+    group.add_argument("--model-latency-ms", type=non_negative_float, default=300.0, metavar="MS",
+                       help="how long the fake model takes to answer (default 300)")
+    group.add_argument("--load-engine", choices=["openai", "offline"], default="openai",
+                       help="the worker's engine: openai against the fake model (default), or offline (no model: "
+                            "the service's own throughput)")
+
+
+SECTION = Section(
+    name="load",
+    title="Load",
+    summary="concurrent conversations through a real tactful serve worker, SQLite and PostgreSQL",
+    run=lambda args: bench(quick=args.quick, steps=args.load_steps, duration_s=args.load_duration,
+                           model_latency_ms=args.model_latency_ms, database_url=args.database_url,
+                           profile_s=0.0 if args.no_profile else None, engine=args.load_engine),
+    render=render,
+    options=options,
+)

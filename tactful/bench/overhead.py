@@ -10,6 +10,7 @@ checkpointer's write (``aput``, ``aput_writes``) and read (``aget_tuple``) calls
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import tempfile
 import time
@@ -29,7 +30,9 @@ from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, ReplyRequest, SentimentRequest
 from tactful.agents.policy.checker import PolicyInputs, decide
 from tactful.agents.state import SupportState
-from tactful.bench.common import JSON, Target, progress, section
+from tactful.bench.arguments import positive_int
+from tactful.bench.common import JSON, Section, Target, progress, section
+from tactful.bench.markdown import fmt, table
 from tactful.graphs.checkpoint import tune_sqlite_saver
 from tactful.graphs.runner import SupportRunner
 from tactful.graphs.support import compile_support_graph
@@ -334,3 +337,55 @@ def bench(*, quick: bool, turns: int | None = None) -> JSON:
     note = None if turns >= MIN_FULL_TURNS else f"{turns} turns (a full run uses >= {MIN_FULL_TURNS})"
     targets = [Target("ratio", data["ratio"], TARGET_RATIO, "max", note=note)]
     return section(targets, data, wall_s=time.perf_counter() - started)
+
+
+def render(sec: JSON) -> list[str]:
+    lines = table(
+        ["", "support turn", "bare LangGraph turn", "ratio", "per node (support)", "nodes", "turns"],
+        [["µs", sec["support_turn_us"], sec["bare_turn_us"], sec["ratio"], sec["support_us_per_node"],
+          sec["nodes"], sec["turns"]]],
+    )
+    outcomes = sec.get("support_turns_by_outcome")
+    if outcomes:
+        lines += ["Support turns by outcome: " + ", ".join(f"{k} {v}" for k, v in outcomes.items())
+                  + " (a handed-off conversation is replaced by a new one).", ""]
+    split = sec.get("split_us", {})
+    lines += ["Split of a support turn (µs; specialists called directly, checkpointer measured in the real turns):",
+              ""]
+    lines += table(list(split), [list(split.values())])
+    cp = sec.get("checkpoint", {})
+    if cp:
+        lines += [
+            f"Checkpointer: SQLite adds {fmt(cp.get('sqlite_cost_us_per_support_turn'))} µs to a support turn "
+            f"(in memory: {fmt(cp.get('support_turn_in_memory_us'))} µs) and "
+            f"{fmt(cp.get('sqlite_cost_us_per_bare_turn'))} µs to a bare turn "
+            f"(in memory: {fmt(cp.get('bare_turn_in_memory_us'))} µs); "
+            f"{fmt(cp.get('support_write_calls_per_turn'))} write calls per turn, a write in flight for "
+            f"{fmt(cp.get('support_write_us_per_turn'))} µs of each support turn.",
+            "",
+        ]
+    conc = sec.get("concurrent")
+    if conc:
+        lines += [
+            f"{conc['conversations']} conversations at once (offline, in process): SQLite "
+            f"{fmt(conc['sqlite']['turns_per_s'])} turns/s with a checkpoint write in flight "
+            f"{fmt(100 * conc['sqlite'].get('write_in_flight_share', 0))} % of the time; in memory "
+            f"{fmt(conc['in_memory']['turns_per_s'])} turns/s.",
+            "",
+        ]
+    return lines
+
+
+def options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--turns", type=positive_int, default=None, metavar="N",
+                       help=f"turns of each graph (default {MIN_FULL_TURNS}; 100 with --quick)")
+
+
+SECTION = Section(
+    name="overhead",
+    title="Orchestration overhead",
+    summary="an offline support turn against a bare LangGraph graph of the same shape",
+    run=lambda args: bench(quick=args.quick, turns=args.turns),
+    render=render,
+    options=options,
+)

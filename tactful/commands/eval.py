@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tactful.errors import InputError
-from tactful.evals.checks import Scorer
 from tactful.evals.detectors import Detectors
 from tactful.evals.gates import DEFAULT_GATES, evaluate, load_gates
 from tactful.evals.metrics import compute
@@ -25,6 +24,7 @@ from tactful.evals.records import ScenarioRun
 from tactful.evals.report import RunInfo, build_report, write_report
 from tactful.evals.runner import EvalRunner, UserSimulator, run_scenarios
 from tactful.evals.scenario import load_all
+from tactful.evals.scoring import Scorer
 from tactful.graphs.tracing import install_trace_masking
 from tactful.resources import EVALS_DIR
 from tactful.settings import Settings, load_settings
