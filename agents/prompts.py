@@ -46,3 +46,13 @@ def system_texts(prompts_dir: Path) -> tuple[str, ...]:
     if not folder.is_dir():
         return ()
     return tuple(load_prompt(prompts_dir, f"system/{p.stem}").text for p in sorted(folder.glob("*.md")))
+
+
+@lru_cache(maxsize=8)
+def model_texts(prompts_dir: Path) -> tuple[str, ...]:
+    """Every per-call model template's text (``prompts/model/*.md``): their headings are prompt framing a reply
+    must never quote."""
+    folder = prompts_dir / "model"
+    if not folder.is_dir():
+        return ()
+    return tuple(load_prompt(prompts_dir, f"model/{p.stem}").text for p in sorted(folder.glob("*.md")))

@@ -118,7 +118,7 @@ class GuardVerdict(TypedDict):
     stage: Literal["input", "decision", "output", "stream"]
     tripped: bool
     reason: str  # reason code, e.g. human_requested, sensitive_topic:fraud
-    effect: Literal["handoff", "block", "none"]
+    effect: Literal["handoff", "block", "fallback", "none"]  # fallback: a model draft replaced by the template
     detail: str
     turn: int
 

@@ -18,11 +18,12 @@ from pathlib import Path
 from tactful.agents.context import RunContext, TurnContext
 from tactful.agents.engine.offline import OfflineEngine, fit_taxonomy_model
 from tactful.agents.engine.seam import Engine, Fallback
+from tactful.agents.guards.grounding import Grounding, framing_headings
 from tactful.agents.guards.rules import Guards
 from tactful.agents.marketing.templates import load_marketing_templates
 from tactful.agents.notes import load_agent_notes
 from tactful.agents.policy.files import load_bundle
-from tactful.agents.prompts import system_texts
+from tactful.agents.prompts import model_texts, system_texts
 from tactful.agents.responder.templates import load_templates
 from tactful.agents.sentiment.model import SentimentReasoner, load_signal_config
 from tactful.errors import InputError
@@ -82,7 +83,11 @@ def build_context(
         engine=factory(settings, offline),
         offline=offline,
         bundle=bundle,
-        guards=Guards(bundle, system_texts=system_texts(prompts)),
+        guards=Guards(
+            bundle,
+            system_texts=system_texts(prompts),
+            grounding=Grounding(bundle.grounding, headings=framing_headings(model_texts(prompts))),
+        ),
         templates=templates,
         notes=notes,
         settings=settings,

@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     structured_output: Literal["json_schema", "json_object", "tools"] = "json_schema"
     """How structured answers are requested: ``json_schema`` (strict schema), or ``json_object`` / ``tools`` (a
     forced function call) for servers that lack ``json_schema``. The answer is validated by pydantic either way."""
+    tool_choice: Literal["function", "required"] = "function"
+    """How ``tools`` mode forces the call: ``function`` names it (``{"type": "function", "function": {...}}``:
+    OpenAI, vLLM); ``required`` is the string form, for servers that reject the object (llama.cpp's
+    llama-server, Ollama). A tool call a model writes as plain content is recognised either way."""
     token_limit_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     """Name of the output-token cap in requests: OpenAI's o-series and newer models accept only
     ``max_completion_tokens``; most other OpenAI-compatible servers know ``max_tokens``."""

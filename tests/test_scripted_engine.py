@@ -97,15 +97,21 @@ async def test_an_exhausted_list_falls_back_to_the_offline_engine_without_degrad
     assert engine.calls[0].answered_by == "fallback"
 
 
-async def test_a_scripted_promise_is_stopped_by_the_stream_guard_in_the_real_graph() -> None:
+async def test_a_scripted_promise_never_reaches_the_customer_and_the_template_answers_instead() -> None:
     engine = ScriptedEngine(replies=["Sorry about that. I will issue you a full refund today. Thanks!"])
     base = shared_context()
     ctx = dataclasses.replace(base, engine=engine.bind(base.settings, base.offline))
     runner = SupportRunner(compile_support_graph(InMemorySaver()), lambda tenant: ctx)
     events = [e async for e in runner.stream("s1", "I forgot my password")]
     shown = "".join(e.data["text"] for e in events if e.type == "token")
-    assert shown == "Sorry about that. "
-    assert events[-1].data["mode"] == "human"
-    assert events[-1].data["decision"]["reason"] == "unauthorized_promise"
-    assert sorted(c.kind for c in engine.calls) == ["assess", "classify", "draft", "summarize"]
+    answer = base.templates.answers["password_reset"]
+    assert "refund" not in shown and "Thanks!" not in shown  # nothing after the rejected sentence
+    assert shown.startswith(answer.ack + "\nSorry about that. " + answer.standard)
+    assert base.templates.footer_human.standard in shown  # the skeleton comes from the templates
+    result = events[-1].data
+    assert result["mode"] == "bot" and result["reply"] == shown  # a model's mistake is no reason for a handoff
+    assert [(g["guard"], g["reason"], g["effect"]) for g in result["guards"] if g["tripped"]] == [
+        ("grounding", "ungrounded_promise", "fallback")
+    ]
+    assert sorted(c.kind for c in engine.calls) == ["assess", "classify", "draft"]
     engine.assert_used_up()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import json
 import logging
 import time
 import warnings
@@ -44,7 +45,7 @@ from tenacity.stop import stop_base
 
 from tactful.agents.engine.breaker import CircuitBreaker
 from tactful.agents.engine.budget import TurnBudget
-from tactful.agents.engine.schema import parse_structured, short_error, strict_schema
+from tactful.agents.engine.schema import parse_structured, short_error, strict_schema, strip_fence
 from tactful.agents.engine.sentences import complete_up_to
 from tactful.agents.engine.tokens import ChatTurn, count_chat, count_tokens
 from tactful.agents.prompts import Prompt
@@ -68,6 +69,9 @@ Sleep = Callable[[float], Awaitable[None]]
 
 RETRY_STATUS = frozenset({408, 409, 429})
 MAX_REASKS = 1
+# Re-asks that got the same invalid answer back, in a row, after which re-asking stops for ``breaker_reset_s``
+# (a deterministic server repeats itself word for word); one re-ask is then tried again.
+STUCK_REASKS = 2
 # What reading a stream under way can raise besides the SDK's own errors (a cut connection, a bad data line).
 _STREAM_READ_ERRORS: tuple[type[Exception], ...] = (
     MalformedResponseError,
@@ -283,6 +287,8 @@ class ModelClient:
         )
         self._client: openai.AsyncOpenAI | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stuck = 0  # re-asks in a row that got the same invalid answer back
+        self._stuck_at: float | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -427,16 +433,21 @@ class ModelClient:
         max_tokens: int,
     ) -> M:
         """An answer validated against ``spec.output``; re-asked once (saying what was wrong) when it does not
-        fit, then InvalidModelOutputError. Re-asks draw on the same budget as retries."""
+        fit, then InvalidModelOutputError. Re-asks draw on the same budget as retries, and are skipped where they
+        cannot help: an answer cut by the token cap, the same invalid answer twice, or a server whose last
+        re-asks all came back unchanged."""
         convo = list(messages)
         schema = spec.schema
         reasks = 0
+        answers: list[str] = []
 
         async def once(timeout: float) -> M:
             nonlocal convo, reasks
             completion = await self._create_structured(model, convo, spec.name, schema, timeout, max_tokens)
-            raw = _structured_text(completion)
+            raw = _structured_text(completion, name=spec.name)
             self._account(meter, completion, convo, raw, model=model)
+            if answers:
+                self._note_reask(changed=raw != answers[-1])
             try:
                 return parse_structured(spec.output, raw, context=spec.context)
             except (ValidationError, ValueError) as exc:
@@ -444,7 +455,9 @@ class ModelClient:
                 error = InvalidModelOutputError(
                     f"invalid {spec.name}: {problem}", last_response=raw[:500]
                 )
-                if reasks < MAX_REASKS:
+                futile = raw in answers or _finish_reason(completion) == "length" or self._reasks_futile()
+                answers.append(raw)
+                if reasks < MAX_REASKS and not futile:
                     reasks += 1
                     convo = [
                         *convo,
@@ -458,6 +471,23 @@ class ModelClient:
             return is_transient(exc) or bool(getattr(exc, "reask", False))
 
         return await self._call(once, budget=budget, meter=meter, retry=retry)
+
+    def _note_reask(self, *, changed: bool) -> None:
+        """Count re-asks that came back unchanged; a changed answer (valid or not) shows re-asking can help."""
+        if changed:
+            self._stuck, self._stuck_at = 0, None
+            return
+        self._stuck += 1
+        if self._stuck >= STUCK_REASKS:
+            self._stuck_at = self.clock()
+
+    def _reasks_futile(self) -> bool:
+        if self._stuck_at is None:
+            return False
+        if self.clock() - self._stuck_at < self.settings.breaker_reset_s:
+            return True
+        self._stuck, self._stuck_at = STUCK_REASKS - 1, None  # one more try; unchanged again → futile again
+        return False
 
     def _create_structured(
         self,
@@ -485,7 +515,11 @@ class ModelClient:
             timeout,
             **common,
             tools=[{"type": "function", "function": {"name": name, "parameters": schema}}],
-            tool_choice={"type": "function", "function": {"name": name}},
+            tool_choice=(
+                {"type": "function", "function": {"name": name}}
+                if self.settings.tool_choice == "function"
+                else "required"
+            ),
         )
 
     async def stream(
@@ -588,10 +622,39 @@ def _first_message(completion: object) -> ChatCompletionMessage:
     return message
 
 
-def _structured_text(completion: ChatCompletion) -> str:
+def _structured_text(completion: ChatCompletion, *, name: str) -> str:
+    """The answer's JSON text: a tool call's arguments, or the content — unwrapped when it is a call written out
+    as text (``{"name": ..., "arguments": {...}}``, as small models on llama-server do)."""
     message = _first_message(completion)
     if message.tool_calls:
         function = getattr(message.tool_calls[0], "function", None)
         arguments = getattr(function, "arguments", None)
         return arguments if isinstance(arguments, str) else ""
-    return message.content or ""
+    return _unwrap_tool_call(message.content or "", name=name)
+
+
+def _unwrap_tool_call(content: str, *, name: str) -> str:
+    """The JSON object a content answer holds (prose after it dropped), unwrapped when it is written as a call
+    (``name`` + ``arguments`` / ``parameters``). Only one function is ever offered, so a call under another name
+    is still a call to it; its arguments are validated like any answer."""
+    text = strip_fence(content)
+    start = text.find("{")
+    if start < 0:
+        return content
+    try:
+        data, _ = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError:
+        return content
+    if not isinstance(data, dict):
+        return content
+    if set(data) <= {"name", "arguments", "parameters"} and ("arguments" in data or "parameters" in data):
+        arguments = data.get("arguments", data.get("parameters"))
+        if isinstance(arguments, str):
+            return arguments
+        return json.dumps(arguments) if isinstance(arguments, dict) else content
+    return json.dumps(data)
+
+
+def _finish_reason(completion: ChatCompletion) -> str | None:
+    choices = completion.choices
+    return getattr(choices[0], "finish_reason", None) if isinstance(choices, list) and choices else None

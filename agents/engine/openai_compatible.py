@@ -132,6 +132,13 @@ class OpenAIEngine:
         """Ask the model only when the offline classifier is unsure or finds the message out of scope."""
         return offline.out_of_scope or offline.confidence < self.settings.offline_confidence_skip
 
+    def _about_the_conversation(self, text: str, *, has_previous: bool) -> bool:
+        """A closing ("found it, thanks") or an acknowledgement ("ok") is about the conversation, not a new
+        request: the deterministic conversation acts read it, and a model's confident label for it would only
+        start an issue nobody raised."""
+        act = self.taxonomy.dialogue_acts.classify(text, has_previous=has_previous)
+        return act in ("closing", "acknowledgement")
+
     def _render_analysis_system(self) -> str:
         lines = [f"- {spec.name}: {spec.description}" for spec in self.taxonomy.intents]
         lines.append(f"- {OOS_LABEL}: anything else (not a support request this assistant handles)")
@@ -144,11 +151,11 @@ class OpenAIEngine:
 
     async def classify(self, request: IntentRequest) -> IntentResult:
         offline = self.fallback.classify_now(request)
-        if not self.wants_model(offline):
-            return offline
         earlier = [m["text"] for m in request.messages if m["role"] == "user"]
         if earlier and earlier[-1] == request.text:
             earlier = earlier[:-1]
+        if not self.wants_model(offline) or self._about_the_conversation(request.text, has_previous=bool(earlier)):
+            return offline
         outcome, usage = await self._shared_analysis(request.turn_key, request.text, earlier)
         if outcome.analysis is None:
             return offline.model_copy(update={"degraded": True, "usage": usage})
@@ -157,7 +164,8 @@ class OpenAIEngine:
     async def assess(self, request: SentimentRequest) -> SentimentResult:
         offline = self.fallback.assess_now(request)
         gate = self.fallback.classify_now(IntentRequest(turn_key=request.turn_key, text=request.text))
-        if not self.wants_model(gate):
+        earlier = bool(request.prior_user_texts)
+        if not self.wants_model(gate) or self._about_the_conversation(request.text, has_previous=earlier):
             return offline
         outcome, usage = await self._shared_analysis(
             request.turn_key, request.text, list(request.prior_user_texts)

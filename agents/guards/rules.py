@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from tactful.agents.guards.grounding import Grounding, Source
 from tactful.agents.guards.redact import find_sensitive
 from tactful.agents.policy.files import PolicyBundle
 from tactful.agents.state import Event, GuardVerdict, SentimentState
@@ -44,6 +45,7 @@ class Guards:
     system_texts: Sequence[str] = ()
     mask_emails: bool = False
     mask_phones: bool = False
+    grounding: Grounding | None = None  # checks model-written sentences against the approved content
 
     @cached_property
     def _re(self) -> dict[str, list[re.Pattern[str]]]:
@@ -163,6 +165,14 @@ class Guards:
             kinds = ",".join(sorted({f.kind for f in found})) or "secret"
             return verdict("output", stage, reason="pii_leak", effect="handoff", detail=kinds, turn=turn)
         return verdict("output", stage, turn=turn)
+
+    def grounded(self, sentence: str, *, source: Source, turn: int) -> GuardVerdict:
+        """A model-written sentence against the approved content; tripped means: fall back to the template."""
+        finding = self.grounding.check(sentence, source) if self.grounding else None
+        if finding is None:
+            return verdict("grounding", "stream", turn=turn)
+        return verdict("grounding", "stream", reason=finding.cause, effect="fallback", detail=finding.detail,
+                       turn=turn)
 
 
 # ---------------------------------------------------------------------- triggers

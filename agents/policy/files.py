@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tactful.config import Strict, line_in, load_yaml_model
+from tactful.config import Regexes, Strict, line_in, load_yaml_model
 from tactful.errors import ConfigError
 
 Risk = Literal["low", "medium", "high"]
@@ -217,6 +217,27 @@ class GuardsFile(Strict):
     """Share of a system prompt's 8-word shingles found in a draft that counts as leakage."""
 
 
+class GroundingSpecifics(Strict):
+    url: Regexes = []
+    contact: Regexes = []
+
+
+class GroundingFile(Strict):
+    """What a model-written reply may say (policies/grounding.yaml; used by agents/guards/grounding.py)."""
+
+    version: int = 1
+    min_support: float = Field(default=0.75, ge=0.0, le=1.0)
+    min_content_words: int = Field(default=2, ge=1)
+    min_coverage: float = Field(default=0.6, ge=0.0, le=1.0)
+    skeleton_overlap: float = Field(default=0.6, ge=0.0, le=1.0)
+    repeat_overlap: float = Field(default=0.8, ge=0.0, le=1.0)
+    phatic: list[str] = []
+    specifics: GroundingSpecifics = GroundingSpecifics()
+    promise: Regexes = []
+    framing: Regexes = []
+    internal_label: Regexes = []
+
+
 # --------------------------------------------------------------------------- the bundle
 
 
@@ -235,9 +256,11 @@ class PolicyBundle:
         self.taxonomy_path = pick("taxonomy.yaml")
         self.policy_path = pick("support.yaml")
         self.guards_path = pick("guards.yaml")
+        self.grounding_path = pick("grounding.yaml")
         self.taxonomy = load_yaml_model(self.taxonomy_path, Taxonomy)
         self.policy = load_yaml_model(self.policy_path, SupportPolicy)
         self.guards = load_yaml_model(self.guards_path, GuardsFile)
+        self.grounding = load_yaml_model(self.grounding_path, GroundingFile)
         self._cross_check()
 
     def _cross_check(self) -> None:

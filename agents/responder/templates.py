@@ -7,6 +7,7 @@ question, options or handoff notice), then offers control: a path to a person an
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -105,72 +106,94 @@ def acknowledgement(templates: ReplyTemplates, request: ReplyRequest) -> str:
 _REFERENCE = re.compile(r"(?:#\s?\d{3,}|\b[A-Za-z]{2,4}-\d{3,}\b|\b\d{4,}\b)")
 
 
-def _follow_up(templates: ReplyTemplates, request: ReplyRequest) -> list[str]:
+@dataclass(frozen=True)
+class ReplyParts:
+    """A reply in its four parts. ``head`` (acknowledgement), ``options`` and ``footer`` (the path to a person, the
+    correction offer) are the deterministic skeleton; ``body`` is the answer, the one part a model may rewrite."""
+
+    head: tuple[str, ...] = ()
+    body: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    footer: tuple[str, ...] = ()
+
+    def lines(self) -> tuple[str, ...]:
+        return (*self.head, *self.body, *self.options, *self.footer)
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+
+def _option_lines(templates: ReplyTemplates, request: ReplyRequest) -> tuple[str, ...]:
+    intro = templates.assist_intro.pick(request.tone)
+    return (intro, *(f"{i}. {opt}" for i, opt in enumerate(request.options, start=1)))
+
+
+def _follow_up(templates: ReplyTemplates, request: ReplyRequest) -> ReplyParts:
     """A follow-up on an issue the bot already answered: take any reference given, then offer the next steps —
     or, when they were listed already, say what happens next instead of listing them twice."""
     tone = request.tone
-    lines: list[str] = []
     said = request.messages[-1]["text"] if request.messages else ""
     ref = _REFERENCE.search(said)
-    if ref:
-        lines.append(templates.noted_reference.format(ref=ref.group(0)))
+    head = (templates.noted_reference.format(ref=ref.group(0)),) if ref else ()
     previous = next((m["text"] for m in reversed(request.messages[:-1]) if m["role"] == "bot"), "")
     if request.options and templates.assist_intro.pick(tone) not in previous:
-        lines.append(templates.assist_intro.pick(tone))
-        lines.extend(f"{i}. {opt}" for i, opt in enumerate(request.options, start=1))
-    else:
-        lines.append(templates.follow_up_nudge.pick(tone))
-    return lines
+        return ReplyParts(head=head, options=_option_lines(templates, request))
+    return ReplyParts(head=head, body=(templates.follow_up_nudge.pick(tone),))
 
 
-def render_offline(templates: ReplyTemplates, request: ReplyRequest) -> str:
-    """The whole reply text for ``request`` from templates only (deterministic)."""
+def reply_parts(templates: ReplyTemplates, request: ReplyRequest) -> ReplyParts:
+    """The reply for ``request`` from templates only (deterministic), in its parts."""
     tone = request.tone
-    lines: list[str] = []
     intent = request.intent
     label = intent["label"] if intent else None
     answer = templates.answers.get(label) if label else None
 
     if request.action == "block":
-        return templates.block.pick(tone)
+        return ReplyParts(body=(templates.block.pick(tone),))
 
     if request.action == "handoff":
         text = templates.handoff.pick(tone).format(
             queue_name=queue_label(templates, request.queue), wait=_wait_text(request.wait_minutes)
         )
         if request.decision and request.decision["reason"].endswith("safety"):
-            return f"{templates.handoff_safety} {text}"
+            return ReplyParts(body=(f"{templates.handoff_safety} {text}",))
         ack = acknowledgement(templates, request)
-        return f"{ack} {text}".strip()
+        return ReplyParts(body=(f"{ack} {text}".strip(),))
 
     if request.action == "clarify":
         first = request.options[0] if request.options else "your account"
         second = request.options[1] if len(request.options) > 1 else "something else"
-        return templates.clarify.pick(tone).format(first=first, second=second)
+        return ReplyParts(body=(templates.clarify.pick(tone).format(first=first, second=second),))
 
     reason = request.decision["reason"] if request.decision else ""
     if reason == "resolved":
-        return templates.closing.pick(tone)
+        return ReplyParts(body=(templates.closing.pick(tone),))
     if reason == "acknowledged":
-        return templates.acknowledged.pick(tone)
+        return ReplyParts(body=(templates.acknowledged.pick(tone),))
+    parts = ReplyParts()
     if reason == "follow_up":
-        lines.extend(_follow_up(templates, request))
+        parts = _follow_up(templates, request)
     elif intent and intent["out_of_scope"]:
-        lines.append(templates.out_of_scope.pick(tone))
+        parts = ReplyParts(body=(templates.out_of_scope.pick(tone),))
     else:
         ack = acknowledgement(templates, request)
-        if ack:
-            lines.append(ack)
+        head = (ack,) if ack else ()
         if request.action == "respond" and answer:
-            lines.append(answer.brief if tone == "brief" else answer.standard)
+            parts = ReplyParts(head=head, body=(answer.brief if tone == "brief" else answer.standard,))
         elif request.action == "assist":
             already = any(answer and answer.standard in m["text"] for m in request.messages if m["role"] == "bot")
-            if answer and tone != "brief" and not already:
-                lines.append(answer.standard)
-            lines.append(templates.assist_intro.pick(tone))
-            lines.extend(f"{i}. {opt}" for i, opt in enumerate(request.options, start=1))
-    if reason != "follow_up" or lines[-1] != templates.follow_up_nudge.pick(tone):
-        lines.append(templates.footer_human.pick(tone))
+            body = (answer.standard,) if answer and tone != "brief" and not already else ()
+            parts = ReplyParts(head=head, body=body, options=_option_lines(templates, request))
+        else:
+            parts = ReplyParts(head=head)
+    footer: list[str] = []
+    if reason != "follow_up" or parts.lines()[-1:] != (templates.follow_up_nudge.pick(tone),):
+        footer.append(templates.footer_human.pick(tone))
     if not (intent and intent["out_of_scope"]):
-        lines.append(templates.footer_correct.pick(tone))
-    return "\n".join(lines)
+        footer.append(templates.footer_correct.pick(tone))
+    return ReplyParts(head=parts.head, body=parts.body, options=parts.options, footer=tuple(footer))
+
+
+def render_offline(templates: ReplyTemplates, request: ReplyRequest) -> str:
+    """The whole reply text for ``request`` from templates only (deterministic)."""
+    return reply_parts(templates, request).text()
