@@ -14,6 +14,8 @@ from typing import Annotated, Literal, NotRequired
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
+from tactful.agents.chat_messages import to_message
+
 Role = Literal["user", "bot", "human_agent", "system"]
 Mode = Literal["bot", "human"]
 SupportAction = Literal["respond", "clarify", "assist", "escalate"]
@@ -183,9 +185,12 @@ def merge_context(left: AccountContext | None, right: AccountContext | None) -> 
 
 def append_messages(left: list[Message] | None, right: list[Message] | None) -> list[Message]:
     """Reducer for the transcript: messages append; a user message that arrives unstamped (``turn`` 0, as the
-    runner sends it before the graph has counted the turn) gets the next turn number."""
+    runner sends it before the graph has counted the turn) gets the next turn number. LangChain-style messages
+    (``{"role": "user", "content": ...}``, a ``HumanMessage``) are read into the transcript's shape."""
     out = list(left or [])
-    for message in right or []:
+    incoming = right if isinstance(right, list) else [right] if right is not None else []
+    for item in incoming:
+        message = to_message(item)
         if message["role"] == "user" and not message.get("turn"):
             message = {**message, "turn": max((m["turn"] for m in out), default=0) + 1}
         out.append(message)

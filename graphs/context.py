@@ -1,17 +1,21 @@
 """Building the run-scoped context of support turns (:class:`tactful.agents.context.TurnContext`).
 
-Building a context fits the tenant's intent model from its taxonomy, so contexts are cached per
+Building a context reads the tenant's files and fits its intent model, so contexts are cached per
 (tenant, settings, engine factory) and shared by every turn of that tenant — and by the marketing generator,
-whose copy goes through the same engine.
+whose copy goes through the same engine. :func:`resolve_context` turns the JSON context a LangGraph run carries
+(:class:`~tactful.agents.context.RunContext`) into that cached context; a first build runs in a worker thread,
+so no run blocks the event loop on file reads or fitting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from pathlib import Path
 
-from tactful.agents.context import TurnContext
+from tactful.agents.context import RunContext, TurnContext
 from tactful.agents.engine.offline import OfflineEngine, fit_taxonomy_model
 from tactful.agents.engine.seam import Engine, Fallback
 from tactful.agents.guards.grounding import Grounding, framing_headings
@@ -22,7 +26,8 @@ from tactful.agents.policy.files import load_bundle
 from tactful.agents.prompts import model_texts, system_texts
 from tactful.agents.responder.templates import load_templates
 from tactful.agents.sentiment.model import SentimentReasoner, load_signal_config
-from tactful.settings import Settings
+from tactful.errors import InputError
+from tactful.settings import Settings, get_settings
 
 EngineFactory = Callable[[Settings, Fallback], Engine]
 
@@ -96,3 +101,43 @@ def build_context(
 def clear_context_cache() -> None:
     with _lock:
         _cache.clear()
+    _resolved.clear()
+
+
+_RUN_FIELDS = frozenset(f.name for f in fields(RunContext))
+_resolved: dict[RunContext, TurnContext] = {}
+
+
+def run_context(value: object) -> RunContext:
+    """``value`` (None, a mapping from a run's JSON, or a RunContext) as a validated :class:`RunContext`."""
+    if value is None:
+        return RunContext()
+    if isinstance(value, RunContext):
+        return value
+    if isinstance(value, Mapping):
+        unknown = sorted(set(map(str, value)) - _RUN_FIELDS)
+        if unknown:
+            raise InputError(f"context: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(_RUN_FIELDS))})")
+        return RunContext(**{str(k): v for k, v in value.items()})
+    raise InputError(f"context must be an object with {', '.join(sorted(_RUN_FIELDS))}, not {type(value).__name__}")
+
+
+def _build_for(run: RunContext) -> TurnContext:
+    settings = get_settings()
+    if run.engine is not None and run.engine != settings.engine:
+        settings = settings.model_copy(update={"engine": run.engine})
+    return build_context(settings, tenant=run.tenant)
+
+
+async def resolve_context(value: object) -> TurnContext:
+    """The live context for a run: a :class:`TurnContext` as given; otherwise the cached one for the run's
+    JSON context (tenant, engine), built off the event loop the first time."""
+    if isinstance(value, TurnContext):
+        return value
+    run = run_context(value)
+    hit = _resolved.get(run)
+    if hit is not None:
+        return hit
+    ctx = await asyncio.to_thread(_build_for, run)
+    return _resolved.setdefault(run, ctx)
+

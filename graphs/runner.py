@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 
-from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RunnableConfig
 from pydantic import BaseModel, ConfigDict
 
@@ -25,6 +24,7 @@ from tactful.agents.state import (
     Usage,
     zero_usage,
 )
+from tactful.graphs.support import SupportGraph, SupportInput
 
 log = logging.getLogger("tactful.runner")
 
@@ -91,7 +91,7 @@ class SupportRunner:
 
     def __init__(
         self,
-        graph: CompiledStateGraph[SupportState, TurnContext, SupportState, SupportState],
+        graph: SupportGraph,
         context_for: Callable[[str], TurnContext],
     ) -> None:
         self.graph = graph
@@ -108,11 +108,11 @@ class SupportRunner:
         events: Sequence[Event],
         context: AccountContext | None,
         message_id: str | None,
-    ) -> SupportState:
+    ) -> SupportInput:
         message: Message = {"role": "user", "text": text, "turn": 0, "at": ctx.now().isoformat()}
         if message_id:
             message["message_id"] = message_id
-        payload: SupportState = {
+        payload: SupportInput = {
             "conversation_id": conversation_id,
             "messages": [message],
             "new_events": list(events),  # ingest stamps them with the turn and appends them to ``events``
@@ -149,8 +149,9 @@ class SupportRunner:
                     yield StreamEvent(type="guard", data=dict(chunk["verdict"]))
                 elif kind == "handoff":
                     yield StreamEvent(type="handoff", data={k: v for k, v in chunk.items() if k != "type"})
-            elif mode == "values":
-                values = chunk  # type: ignore[assignment]
+            elif mode == "values" and isinstance(chunk, dict):
+                # The chunk a pause (the handoff's interrupt) ends on also names the interrupt: not state.
+                values = {k: v for k, v in chunk.items() if k != "__interrupt__"}  # type: ignore[assignment]
         assert values is not None
         result = result_from_state(conversation_id, values, silent=was_human)
         yield StreamEvent(type="result", data=result.model_dump(mode="json"))

@@ -1,14 +1,24 @@
 """The support graph: ingest → input guards → intent ‖ sentiment → policy → decision guards → responder →
-output guard → reply, where every guard can halt the turn into the handoff summarizer."""
+output guard → reply, where every guard can halt the turn into the handoff summarizer, and a handed-off
+conversation waits in ``human`` (an ``interrupt()``) until a person answers or returns it to the bot.
+
+A run's ``context`` is JSON (:class:`~tactful.agents.context.RunContext`: tenant, engine) or, from the service,
+the live :class:`~tactful.agents.context.TurnContext`; every node sees the resolved, cached TurnContext.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
+from typing_extensions import TypedDict
 
-from tactful.agents.context import TurnContext
+from tactful.agents.context import RunContext, TurnContext
 from tactful.agents.guards.nodes import (
     after_decision_guard,
     after_input_guard,
@@ -17,12 +27,85 @@ from tactful.agents.guards.nodes import (
     input_guard_node,
     output_guard_node,
 )
+from tactful.agents.handoff.human import after_human, human_node
 from tactful.agents.handoff.node import handoff_node
 from tactful.agents.intent.node import intent_node
 from tactful.agents.policy.checker import policy_node
 from tactful.agents.responder.node import after_responder, responder_node
 from tactful.agents.sentiment.node import sentiment_node
-from tactful.agents.state import SupportState, add_usage
+from tactful.agents.state import (
+    AccountContext,
+    DecisionState,
+    Event,
+    GuardVerdict,
+    HandoffPacket,
+    IntentState,
+    Message,
+    Mode,
+    SentimentState,
+    SupportAction,
+    SupportState,
+    Usage,
+    add_usage,
+)
+from tactful.graphs.context import resolve_context
+
+
+class ChatMessageIn(TypedDict, total=False):
+    """A message as LangGraph tooling sends it: ``{"role": "user", "content": "..."}`` (also ``type``
+    ``human`` and content blocks, or a ``HumanMessage``), or the transcript's own ``{"role", "text"}``."""
+
+    role: str
+    type: str
+    content: str | list[dict[str, str]]
+    text: str
+    id: str
+
+
+class SupportInput(TypedDict, total=False):
+    """One turn's input: the customer's message, and optionally what the front end knows and behavioural events
+    that came with it (``new_events``: folded in and stamped with the turn)."""
+
+    messages: list[ChatMessageIn | Message]
+    conversation_id: str
+    context: AccountContext
+    new_events: list[Event]
+
+
+class SupportOutput(TypedDict, total=False):
+    """What a turn leaves for its caller: the reply (or handoff notice), the mode, the decision with its
+    factors, intent, sentiment, guard verdicts, the handoff packet, the transcript."""
+
+    conversation_id: str
+    turn: int
+    mode: Mode
+    reply: str
+    last_action: SupportAction | None
+    decision: DecisionState | None
+    intent: IntentState | None
+    sentiment: SentimentState | None
+    guards: list[GuardVerdict]
+    handoff: HandoffPacket | None
+    messages: list[Message]
+    usage: Usage
+    degraded: bool
+
+
+SupportGraph = CompiledStateGraph[SupportState, Any, SupportInput, SupportOutput]
+Node = Callable[[SupportState, Runtime[TurnContext]], Awaitable[dict[str, object]]]
+
+
+def _resolved(fn: Node) -> Any:
+    """``fn`` run with the run's context resolved to the cached :class:`TurnContext` (typed ``Any``: LangGraph's
+    node protocols cannot name a wrapper's signature)."""
+
+    async def node(state: SupportState, runtime: Runtime[Any]) -> dict[str, object]:
+        ctx = runtime.context if isinstance(runtime.context, TurnContext) else await resolve_context(runtime.context)
+        return await fn(state, runtime.override(context=ctx))
+
+    node.__name__ = fn.__name__
+    node.__doc__ = fn.__doc__
+    return node
 
 
 async def ingest_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
@@ -43,12 +126,13 @@ async def ingest_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
         "mode": state.get("mode", "bot"),
     }
     if not state.get("conversation_id"):
-        update["conversation_id"] = ""
+        # A LangGraph server thread: the thread is the conversation.
+        update["conversation_id"] = str(get_config().get("configurable", {}).get("thread_id", ""))
     return update
 
 
 def after_ingest(state: SupportState) -> str:
-    return END if state.get("mode") == "human" else "input_guards"
+    return "human" if state.get("mode") == "human" else "input_guards"
 
 
 async def finish_node(state: SupportState) -> dict[str, object]:
@@ -56,23 +140,28 @@ async def finish_node(state: SupportState) -> dict[str, object]:
     return {"usage_total": add_usage(state.get("usage_total"), state.get("usage"))}
 
 
-def build_support_graph() -> StateGraph[SupportState, TurnContext, SupportState, SupportState]:
-    g: StateGraph[SupportState, TurnContext, SupportState, SupportState] = StateGraph(
-        SupportState, context_schema=TurnContext
+def after_finish(state: SupportState) -> str:
+    return "human" if state.get("mode") == "human" else END
+
+
+def build_support_graph() -> StateGraph[SupportState, Any, SupportInput, SupportOutput]:
+    g: StateGraph[SupportState, Any, SupportInput, SupportOutput] = StateGraph(
+        SupportState, context_schema=RunContext, input_schema=SupportInput, output_schema=SupportOutput
     )
-    g.add_node("ingest", ingest_node)
-    g.add_node("input_guards", input_guard_node)
-    g.add_node("intent", intent_node)
-    g.add_node("sentiment", sentiment_node)
-    g.add_node("policy", policy_node)
-    g.add_node("decision_guards", decision_guard_node)
-    g.add_node("responder", responder_node)
-    g.add_node("output_guard", output_guard_node)
-    g.add_node("handoff", handoff_node)
+    g.add_node("ingest", _resolved(ingest_node))
+    g.add_node("input_guards", _resolved(input_guard_node))
+    g.add_node("intent", _resolved(intent_node))
+    g.add_node("sentiment", _resolved(sentiment_node))
+    g.add_node("policy", _resolved(policy_node))
+    g.add_node("decision_guards", _resolved(decision_guard_node))
+    g.add_node("responder", _resolved(responder_node))
+    g.add_node("output_guard", _resolved(output_guard_node))
+    g.add_node("handoff", _resolved(handoff_node))
     g.add_node("finish", finish_node)
+    g.add_node("human", _resolved(human_node))
 
     g.add_edge(START, "ingest")
-    g.add_conditional_edges("ingest", after_ingest, ["input_guards", END])
+    g.add_conditional_edges("ingest", after_ingest, ["input_guards", "human"])
     g.add_conditional_edges("input_guards", after_input_guard, ["intent", "sentiment", "responder", "handoff"])
     g.add_edge(["intent", "sentiment"], "policy")
     g.add_edge("policy", "decision_guards")
@@ -80,11 +169,10 @@ def build_support_graph() -> StateGraph[SupportState, TurnContext, SupportState,
     g.add_conditional_edges("responder", after_responder, ["output_guard", "handoff"])
     g.add_conditional_edges("output_guard", after_output_guard, ["handoff", "finish"])
     g.add_edge("handoff", "finish")
-    g.add_edge("finish", END)
+    g.add_conditional_edges("finish", after_finish, ["human", END])
+    g.add_conditional_edges("human", after_human, ["human", END])
     return g
 
 
-def compile_support_graph(
-    checkpointer: Checkpointer = None,
-) -> CompiledStateGraph[SupportState, TurnContext, SupportState, SupportState]:
+def compile_support_graph(checkpointer: Checkpointer = None) -> SupportGraph:
     return build_support_graph().compile(checkpointer=checkpointer, name="support")

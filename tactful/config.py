@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from tactful.errors import ConfigError
 
@@ -55,6 +55,18 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
         else:
             break
     return line
+
+
+def json_number(value: object) -> object:
+    """Numbers as JSON types them: a string or a boolean is not a number (``2.0`` is the integer 2)."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON number, not a string or a boolean")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(json_number)]
+"""An integer as JSON Schema's ``integer`` means it: ``2`` or ``2.0``; never ``"2"`` or ``true``. (Bounds go
+*before* ``BeforeValidator(json_number)`` in an ``Annotated``, or the JSON schema loses them.)"""
 
 
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

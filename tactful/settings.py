@@ -1,23 +1,60 @@
-"""Every knob in one place: a pydantic-settings object, overridable by ``TACTFUL_*`` environment variables."""
+"""Every knob in one place: a pydantic-settings object, overridable by ``TACTFUL_*`` environment variables and a
+``.env`` file in the working directory (the environment wins). :func:`load_settings` is what start-up uses: an
+unknown ``TACTFUL_*`` variable or a bad value fails with one line naming the variable and what it accepts
+(:mod:`tactful.settings_check`). ``docs/settings.md`` is generated from this class (``python -m
+tactful.settings --write``); a test keeps it current.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tactful.resources import POLICY_DIR, PROMPTS_DIR
 
 EngineName = Literal["offline", "openai", "scripted"]
 
 
-class Settings(BaseSettings):
-    """Runtime settings. Unknown ``TACTFUL_*`` variables and unknown keys in a settings file are errors."""
+ENV_FILE = ".env"
 
-    model_config = SettingsConfigDict(env_prefix="TACTFUL_", extra="forbid", env_nested_delimiter="__")
+
+class _TactfulDotEnv(DotEnvSettingsSource):
+    """``.env`` values for this object's fields only: the file may also hold other tools' variables
+    (``LANGSMITH_*``...); unknown ``TACTFUL_*`` ones are reported by :func:`load_settings`."""
+
+    def __call__(self) -> dict[str, Any]:
+        known = set(self.settings_cls.model_fields)
+        return {k: v for k, v in super().__call__().items() if k in known}
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Unknown ``TACTFUL_*`` variables (:func:`load_settings`) and unknown keyword arguments
+    are errors."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TACTFUL_",
+        extra="forbid",
+        env_nested_delimiter="__",
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        use_attribute_docstrings=True,
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        dotenv = _TactfulDotEnv(settings_cls) if isinstance(dotenv_settings, DotEnvSettingsSource) else dotenv_settings
+        return init_settings, env_settings, dotenv, file_secret_settings
 
     engine: EngineName = "offline"
     """Which engine the specialists ask: the embedded offline one, an OpenAI-compatible server, or the scripted fake."""
@@ -38,7 +75,7 @@ class Settings(BaseSettings):
     docs/benchmarks.md)."""
 
     database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DATABASE_URL", "TACTFUL_DATABASE_URL")
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "TACTFUL_DATABASE_URL", "database_url")
     )
     """PostgreSQL URL; when set, checkpoints, handoffs and the queue live there instead of SQLite."""
 
@@ -52,10 +89,16 @@ class Settings(BaseSettings):
     """Tenant used when the service runs without API keys (single-tenant mode)."""
 
     # --- model engine (OpenAI-compatible) ---
-    openai_base_url: str | None = None
-    """Base URL of any OpenAI-compatible server (OpenAI, Azure, vLLM, Ollama, llama.cpp)."""
-    openai_api_key: SecretStr | None = None
-    """API key; required for api.openai.com, optional for a self-hosted ``openai_base_url``."""
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("TACTFUL_OPENAI_BASE_URL", "OPENAI_BASE_URL", "openai_base_url")
+    )
+    """Base URL of any OpenAI-compatible server (OpenAI, Azure, vLLM, Ollama, llama.cpp); ``OPENAI_BASE_URL`` is
+    the fallback. Default: api.openai.com."""
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TACTFUL_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key")
+    )
+    """API key; ``OPENAI_API_KEY`` is the fallback. Required for api.openai.com, optional for a self-hosted
+    ``openai_base_url``."""
     model: str = "gpt-4o-mini"
     """Default model name; per-node overrides below."""
     model_analysis: str | None = None
@@ -127,9 +170,12 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=4_000, ge=1)
     """Longest user (or human agent) message text; longer texts get 413 naming the field."""
     rate_limit_per_minute: float = Field(default=600.0, ge=0.0)
-    """Requests per minute allowed per API key (per worker process); 0 turns the limit off. Over it: 429."""
+    """Requests per minute allowed per API key, across all workers (the buckets live in the shared database, or
+    in Redis with ``redis_url``); 0 turns the limit off. Over it: 429."""
     rate_limit_burst: int = Field(default=60, ge=1)
     """Requests a key may send at once before the per-minute rate applies."""
+    redis_url: str | None = Field(default=None, pattern=r"^rediss?://")
+    """Redis for the rate limit's buckets (``redis://host:6379/0``); default: the service's database."""
     turn_lock_timeout_s: float = Field(default=30.0, gt=0.0)
     """How long a message waits for an earlier turn of the same conversation to finish before 409."""
     mask_emails: bool = False
@@ -144,7 +190,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     """Where every handoff packet is POSTed (signed with ``webhook_secret``); unset means no webhook."""
     webhook_secret: SecretStr | None = None
-    """HMAC-SHA256 key for the ``X-Tactful-Signature`` header of webhook deliveries."""
+    """Key of the webhook signatures (Standard Webhooks ``webhook-signature``; also the older
+    ``X-Tactful-Signature``): a ``whsec_<base64>`` secret, or any text (its UTF-8 bytes)."""
     webhook_timeout_s: float = Field(default=5.0, gt=0.0)
     """Timeout of one webhook delivery attempt."""
     webhook_max_attempts: int = Field(default=6, ge=1)
@@ -174,6 +221,20 @@ class Settings(BaseSettings):
     """Seconds between keep-alive comments on the console's live feed, so proxies keep the stream open."""
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment and ``.env`` (``overrides`` win); :class:`~tactful.errors.ConfigError`
+    in one line naming the variable and what it accepts for an unknown ``TACTFUL_*`` variable or a bad value."""
+    from tactful.settings_check import checked_settings
+
+    return checked_settings(Settings, overrides)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()
+
+
+if __name__ == "__main__":
+    from tactful.settings_check import main
+
+    raise SystemExit(main(Settings))

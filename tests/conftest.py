@@ -37,6 +37,16 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     return _real_connect_ex(self, address)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_tracing_by_default() -> Iterator[None]:
+    """A developer's LANGSMITH_TRACING must not make the suite trace (tests/test_tracing.py opts in)."""
+    mp = pytest.MonkeyPatch()
+    for var in ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGSMITH_TRACING_V2", "LANGCHAIN_TRACING"):
+        mp.delenv(var, raising=False)
+    yield
+    mp.undo()
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)

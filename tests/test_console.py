@@ -115,7 +115,7 @@ async def test_console_stream_without_a_key_is_401_not_a_stream(tmp_path: Path) 
     async with in_process(service_settings(tmp_path, api_keys=TWO_TENANTS)) as (_, client):
         stream = await client.get("/console/api/stream")
     assert stream.status_code == 401
-    assert stream.headers["content-type"] == "application/json"
+    assert stream.headers["content-type"] == "application/problem+json"  # an RFC 9457 problem, not a stream
 
 
 # --------------------------------------------------------------------------------------- the live feed

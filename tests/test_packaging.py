@@ -116,3 +116,13 @@ def test_installed_wheel_serves_a_turn(venv: Path, tmp_path: Path) -> None:
     finally:
         server.stop()
     assert os.path.exists(tmp_path / "var")
+
+
+def test_wheel_metadata_names_the_license_and_ships_type_information(wheel: Path) -> None:
+    archive = zipfile.ZipFile(wheel)
+    (meta,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    metadata = archive.read(meta).decode("utf-8").splitlines()
+    assert "License-Expression: MIT" in metadata
+    assert "Classifier: Typing :: Typed" in metadata
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in archive.namelist())
+    assert "tactful/py.typed" in archive.namelist()

@@ -24,12 +24,14 @@ import email.utils
 import json
 import logging
 import time
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypedDict, TypeVar, cast
 
 import httpx
 import openai
+from langsmith.utils import tracing_is_enabled
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
 from pydantic import BaseModel, ValidationError
 from tenacity import (
@@ -190,6 +192,19 @@ class _TokenLimit(TypedDict, total=False):
     max_completion_tokens: int
 
 
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def _traced(client: openai.AsyncOpenAI) -> openai.AsyncOpenAI:
+    """``client`` wrapped by LangSmith's ``wrap_openai``. Its package also loads a deprecated OpenAI Agents SDK
+    shim that warns on import; that warning is not ours to raise."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from langsmith.wrappers import wrap_openai
+
+    return wrap_openai(client)
+
+
 @dataclass
 class _Stream:
     """One streamed attempt being read: complete sentences come out, the unfinished rest is held back."""
@@ -261,8 +276,8 @@ class ModelClient:
     ) -> None:
         if settings.openai_base_url is None and settings.openai_api_key is None:
             raise ConfigError(
-                "TACTFUL_OPENAI_API_KEY is required for the openai engine unless TACTFUL_OPENAI_BASE_URL "
-                "points at a server that needs no key"
+                "TACTFUL_OPENAI_API_KEY (or OPENAI_API_KEY) is required for the openai engine unless "
+                "TACTFUL_OPENAI_BASE_URL (or OPENAI_BASE_URL) points at a server that needs no key"
             )
         self.settings = settings
         self.sleep = sleep
@@ -283,13 +298,16 @@ class ModelClient:
         if self._client is None or self._loop is not loop:
             key = self.settings.openai_api_key
             self._client = openai.AsyncOpenAI(
-                base_url=self.settings.openai_base_url,
+                # The settings read OPENAI_BASE_URL / OPENAI_API_KEY already; the SDK must not read them again.
+                base_url=self.settings.openai_base_url or DEFAULT_BASE_URL,
                 api_key=key.get_secret_value() if key else "no-key",
                 max_retries=0,
                 timeout=self.settings.request_timeout_s,
                 # An httpx client (respx answers it in tests); openai>=3 accepts it beside its httpx2 default.
                 http_client=cast(Any, httpx.AsyncClient()),
             )
+            if tracing_is_enabled():  # each request an LLM run with its token usage in LangSmith
+                self._client = _traced(self._client)
             self._loop = loop
         return self._client
 

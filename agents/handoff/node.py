@@ -14,6 +14,7 @@ from tactful.agents.guards.redact import mask
 from tactful.agents.guards.rules import SENSITIVE_REASON
 from tactful.agents.intent.node import NOT_AN_ISSUE, to_state
 from tactful.agents.policy.files import HandoffPriority
+from tactful.agents.responder.chat_run import ReplyRun
 from tactful.agents.responder.node import choose_tone
 from tactful.agents.state import DecisionState, HandoffPacket, IntentState, Priority, SupportState
 
@@ -174,6 +175,9 @@ async def handoff_node(state: SupportState, runtime: Runtime[TurnContext]) -> di
     # The notice is a fixed template: a failing model must not be able to lose the handoff.
     notice = ctx.offline.render(notice_request)
     get_stream_writer()({"type": "handoff", "queue": queue, "reason": reason})
+    told = await ReplyRun.start(name="handoff_notice", engine="template", transcript=messages[-6:])
+    await told.piece(notice)
+    await told.end()
     update: dict[str, object] = {
         "handoff": packet,
         "mode": "human",

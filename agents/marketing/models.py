@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, Strict, field_validator
+
+from tactful.config import JsonInt
 
 Channel = Literal["email", "sms", "push", "in_app", "whatsapp"]
 ConsentStatus = Literal["granted", "opted_out", "unknown"]
@@ -85,6 +87,17 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+def _iso_time(value: object) -> object:
+    """An ISO-8601 string (or a datetime from Python); a bare number is not a time here."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO-8601 date-time string with an offset")
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_time)]
+ZONE_NAMES: list[JsonValue] = [*sorted(available_timezones())]
+
+
 @lru_cache(maxsize=1024)
 def zone(key: str) -> ZoneInfo:
     """A cached IANA time zone; raises ``ValueError`` for an unknown name."""
@@ -105,12 +118,12 @@ class AccountManager(_Input):
 class Profile(_Input):
     """The person and their account."""
 
-    person_id: str = Field(min_length=1, max_length=200)
+    person_id: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": r"\S"})
     first_name: str | None = Field(default=None, max_length=100)
     company: str | None = Field(default=None, max_length=200)
     account_id: str | None = Field(default=None, max_length=200)
     tier: Tier = "free"
-    account_value: float = Field(
+    account_value: Annotated[float, Strict()] = Field(
         default=0.0, ge=0, description="Annual account value in the tenant's currency"
     )
     lifecycle_stage: LifecycleStage = "active"
@@ -119,8 +132,14 @@ class Profile(_Input):
     consent: dict[Channel, ConsentStatus] = Field(
         default_factory=dict, description="Per channel: granted, opted_out, or unknown (absent = unknown)"
     )
-    unsubscribed_all: bool = Field(default=False, description="Opted out of all marketing on every channel")
-    timezone: str = Field(default="UTC", description="IANA time zone of the person, for quiet hours")
+    unsubscribed_all: Annotated[bool, Strict()] = Field(
+        default=False, description="Opted out of all marketing on every channel"
+    )
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the person, for quiet hours",
+        json_schema_extra={"enum": ZONE_NAMES},
+    )
     preferred_channel: Channel | None = None
     account_manager: AccountManager | None = None
 
@@ -135,10 +154,10 @@ class MarketingEvent(_Input):
     """One recent event. Fields beyond ``type`` and ``at`` apply to the types named in their description."""
 
     type: EventType
-    at: AwareDatetime
+    at: IsoTime
     outcome: SupportOutcome | None = Field(default=None, description="support_conversation: how it ended")
     page: str | None = Field(default=None, max_length=500, description="page_view: path or page name")
-    count: int = Field(
+    count: JsonInt = Field(
         default=1, ge=1, le=1_000_000, description="How many occurrences this event stands for"
     )
     text: str | None = Field(
@@ -155,7 +174,9 @@ class Content(_Input):
     summary: str = Field(default="", max_length=1000)
     link: str | None = Field(default=None, max_length=1000)
     cta: str | None = Field(default=None, max_length=80, description="Call to action, e.g. 'Book a demo'")
-    discount_pct: float | None = Field(default=None, gt=0, le=100, description="discount_offer: percent off")
+    discount_pct: Annotated[float, Strict()] | None = Field(
+        default=None, gt=0, le=100, description="discount_offer: percent off"
+    )
 
 
 class Campaign(_Input):
@@ -175,7 +196,7 @@ class MarketingRequest(_Input):
         default=None,
         description="Channel to send on; default: the preferred channel, else the policy's order",
     )
-    send_at: AwareDatetime | None = Field(default=None, description="Planned send time (default: now)")
+    send_at: IsoTime | None = Field(default=None, description="Planned send time (default: now)")
     inquiry: str | None = Field(
         default=None, max_length=4000, description="What the person asked, if this was triggered by a request"
     )

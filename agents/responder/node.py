@@ -17,6 +17,7 @@ from tactful.agents.engine.seam import ReplyRequest, Tone
 from tactful.agents.engine.sentences import SENTENCE_END
 from tactful.agents.engine.tokens import HISTORY_WINDOW, fold_history
 from tactful.agents.guards.grounding import Source, sentences
+from tactful.agents.responder.chat_run import ReplyRun
 from tactful.agents.responder.templates import ReplyParts, reply_parts
 from tactful.agents.state import DecisionState, GuardVerdict, SentimentLabel, SentimentState, SupportState
 
@@ -50,6 +51,7 @@ class _Release:
         self.ctx, self.turn = ctx, turn
         self.write = get_stream_writer()
         self.text = ""
+        self.released: list[str] = []  # pieces not yet reported to the reply run (messages stream mode)
 
     def add(self, piece: str) -> GuardVerdict | None:
         """Release ``piece``; the guard's verdict instead when it trips on it (then nothing is released)."""
@@ -61,7 +63,14 @@ class _Release:
             return v
         self.write({"type": "token", "text": piece})
         self.text += piece
+        self.released.append(piece)
         return None
+
+    async def report(self, run: ReplyRun) -> None:
+        """Hand the pieces released since the last call to ``run`` (LangGraph's ``messages`` stream)."""
+        pieces, self.released = self.released, []
+        for piece in pieces:
+            await run.piece(piece)
 
     def sentences(self, text: str) -> GuardVerdict | None:
         """Release ``text`` complete sentence by complete sentence, then its tail."""
@@ -167,6 +176,7 @@ async def responder_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
     parts = reply_parts(ctx.templates, request)
     template = ctx.offline.render(request)  # what the engine streams when it answers offline
     out = _Release(ctx, turn=turn)
+    reply = await ReplyRun.start(name="reply", engine=ctx.engine.name, transcript=request.messages)
     text = ""
     model: _ModelBody | None = None  # None while the draft may still be the template itself
     halt: GuardVerdict | None = None
@@ -184,6 +194,7 @@ async def responder_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
                 model = _ModelBody(ctx, request, parts, out)
                 halt = model.start()
             halt = halt or model.feed(text, final=False)
+            await out.report(reply)
             if halt or model.fallback:
                 break  # stop the model: what it would say next is not needed
     finally:
@@ -198,6 +209,8 @@ async def responder_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
     if halt is None:
         v = ctx.guards.output_check(out.text, turn=turn, stage="stream")
         halt = v if v["tripped"] else None
+    await out.report(reply)
+    await reply.end()
     if model is not None and model.fallback is not None:
         update["guards"] = [model.fallback]
         update["guard_log"] = [model.fallback]

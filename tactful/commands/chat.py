@@ -24,7 +24,8 @@ from tactful.errors import InputError
 from tactful.graphs.context import build_context
 from tactful.graphs.runner import SupportRunner, TurnResult
 from tactful.graphs.support import compile_support_graph
-from tactful.settings import Settings
+from tactful.graphs.tracing import install_trace_masking
+from tactful.settings import load_settings
 
 
 class ChatLine(BaseModel):
@@ -110,7 +111,8 @@ async def _run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     if args.engine:
         overrides["engine"] = args.engine
-    settings = Settings(**overrides)
+    settings = load_settings(**overrides)
+    install_trace_masking(settings)
     ctx = build_context(settings)
     runner = SupportRunner(compile_support_graph(InMemorySaver()), lambda tenant: ctx)
     context = load_context_file(args.context) if args.context else None

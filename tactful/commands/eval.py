@@ -25,8 +25,9 @@ from tactful.evals.report import RunInfo, build_report, write_report
 from tactful.evals.runner import EvalRunner, UserSimulator, run_scenarios
 from tactful.evals.scenario import load_all
 from tactful.evals.scoring import Scorer
+from tactful.graphs.tracing import install_trace_masking
 from tactful.resources import EVALS_DIR
-from tactful.settings import Settings
+from tactful.settings import Settings, load_settings
 
 DEFAULT_SCENARIOS = EVALS_DIR / "scenarios"
 
@@ -132,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     if not loaded and not errors:
         raise InputError(f"no scenario files (*.yaml) under {', '.join(map(str, paths))}")
 
-    settings = Settings(engine=args.engine)
+    settings = load_settings(engine=args.engine)
+    install_trace_masking(settings)
     try:
         runner = EvalRunner(settings, simulator=_simulator(args, settings))
         runner.prepare(loaded)

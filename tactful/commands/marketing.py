@@ -34,7 +34,7 @@ from rich.progress import (
 from tactful.agents.marketing.models import MarketingDecision, MarketingRequest
 from tactful.errors import InputError
 from tactful.graphs.marketing_service import MarketingService
-from tactful.settings import Settings
+from tactful.settings import load_settings
 
 FLUSH_EVERY = 256
 
@@ -232,7 +232,7 @@ def run_batch(args: argparse.Namespace) -> int:
         raise InputError(f"input file not found: {args.input}")
     if args.output.resolve() == args.input.resolve():
         raise InputError("OUT must be a different file from IN")
-    settings = Settings(engine=args.engine) if args.engine else Settings()
+    settings = load_settings(engine=args.engine) if args.engine else load_settings()
     service = MarketingService(settings, via_graph=args.graph)
     service.context_for(args.tenant)  # a bad tenant or policy fails before any work
     try:

@@ -16,7 +16,7 @@ from typing import Any
 from tactful.errors import InputError
 from tactful.service.auth import KeyRing
 from tactful.service.masking import logging_filter_config
-from tactful.settings import Settings
+from tactful.settings import Settings, load_settings
 
 LOOPBACK = "127.0.0.1"
 WORKER_STARTUP_S = 120
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--port must be between 1 and 65535, not {args.port}")
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, not {args.workers}")
-    settings = Settings()
+    settings = load_settings()  # an unknown TACTFUL_* variable or a bad value: one line, here
     keyring = KeyRing.from_settings(settings)  # a bad keys file fails here, with its file and line
     host = args.host or LOOPBACK
     if keyring.single_tenant:

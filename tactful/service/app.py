@@ -19,17 +19,20 @@ from tactful.graphs.context import EngineFactory, build_context
 from tactful.graphs.marketing_service import MarketingService
 from tactful.graphs.runner import SupportRunner
 from tactful.graphs.support import compile_support_graph
+from tactful.graphs.tracing import install_trace_masking
 from tactful.service.auth import KeyRing
-from tactful.service.backend import open_backend
+from tactful.service.backend import open_backend, open_limiter
 from tactful.service.console import router as console_router
 from tactful.service.deps import Services
 from tactful.service.errors import ConflictError, NotFoundError, PayloadTooLargeError
-from tactful.service.limits import BodyLimitMiddleware, RateLimiter
+from tactful.service.limits import BodyLimitMiddleware
 from tactful.service.masking import Masker
 from tactful.service.metrics import HttpMetricsMiddleware, Metrics
 from tactful.service.models import HandoffOut
+from tactful.service.openapi import install_docs, install_openapi, operation_id
 from tactful.service.operations import Operations
 from tactful.service.outbox import HandoffOutbox
+from tactful.service.problems import ApiProblem, code_for_status, problem
 from tactful.service.routes import conversations, events, handoffs, health, marketing
 from tactful.service.turns import TurnService
 from tactful.service.webhooks import WebhookAlertSink, WebhookSender, install_default_sender
@@ -45,21 +48,9 @@ def _version() -> str:
         return "0.0.0"
 
 
-def _problem(
-    status: int,
-    detail: str,
-    *,
-    headers: dict[str, str] | None = None,
-    errors: list[dict[str, str]] | None = None,
-) -> JSONResponse:
-    body: dict[str, object] = {"detail": detail}
-    if errors is not None:
-        body["errors"] = errors
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 def install_error_handlers(app: FastAPI, settings: Settings) -> None:
-    """Every error becomes a JSON ``{"detail": ...}`` with the right status; nothing leaks a traceback."""
+    """Every error becomes an ``application/problem+json`` answer with its stable ``code``; nothing leaks a
+    traceback."""
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -71,43 +62,50 @@ def install_error_handlers(app: FastAPI, settings: Settings) -> None:
             }
             for e in exc.errors()
         ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem(
+                "invalid_json",
+                "body: not valid JSON (UTF-8)",
+                errors=[{"field": "body", "message": "not valid JSON (UTF-8)", "type": "json_invalid"}],
+            )
         shown = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        return _problem(422, shown + more or "invalid request", errors=errors)
+        return problem("invalid_request", shown + more or "invalid request", errors=errors)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            return _problem(
-                422,
+            return problem(
+                "invalid_json",
                 "body: not valid JSON (UTF-8)",
                 errors=[{"field": "body", "message": "not valid JSON (UTF-8)", "type": "json_invalid"}],
             )
-        return _problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+        code = exc.code if isinstance(exc, ApiProblem) else code_for_status(exc.status_code)
+        return problem(code, str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {}))
 
     async def tactful_error(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, NotFoundError):
-            return _problem(404, str(exc))
+            return problem(exc.code, str(exc))
         if isinstance(exc, WorkerBusyError):
-            return _problem(503, f"{exc}; try again shortly", headers={"Retry-After": "5"})
+            return problem("at_capacity", f"{exc}; try again shortly", headers={"Retry-After": "5"})
         if isinstance(exc, ConversationBusyError):
-            return _problem(
-                409,
+            return problem(
+                "conversation_busy",
                 f"{exc}; another message of this conversation is still being answered",
                 headers={"Retry-After": "1"},
             )
         if isinstance(exc, ConflictError):
-            return _problem(409, str(exc))
+            return problem(exc.code, str(exc))
         if isinstance(exc, PayloadTooLargeError):
-            return _problem(413, str(exc))
+            return problem("text_too_long", str(exc))
         if isinstance(exc, InputError):
-            return _problem(422, str(exc))
+            return problem("invalid_input", str(exc))
         log.error("unhandled %s: %s", type(exc).__name__, exc)
-        return _problem(500, "internal error")
+        return problem("internal_error", "internal error")
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return _problem(500, "internal error")
+        return problem("internal_error", "internal error")
 
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(HTTPException, http_error)
@@ -124,10 +122,10 @@ def create_app(
     """The HTTP service for ``settings`` (default: from the environment). Invalid keys fail here; invalid
     policy files and an unreachable database fail at start-up (lifespan)."""
     settings = settings or get_settings()
+    install_trace_masking(settings)  # LangSmith traces (when on) masked like the packet
     keyring = KeyRing.from_settings(settings)
     metrics = Metrics()
     masker = Masker(emails=settings.mask_emails, phones=settings.mask_phones)
-    limiter = RateLimiter(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
 
     def context_for(tenant: str) -> TurnContext:
         return build_context(settings, tenant=tenant, engine_factory=engine_factory)
@@ -141,7 +139,7 @@ def create_app(
                 "no API keys configured: single-tenant mode (tenant %r); serve on 127.0.0.1 only",
                 keyring.default_tenant,
             )
-        async with open_backend(settings) as backend:
+        async with open_backend(settings) as backend, open_limiter(settings, backend) as limiter:
             runner = SupportRunner(compile_support_graph(backend.checkpointer), context_for)
             webhooks = WebhookSender.from_settings(
                 settings, masker=masker, transport=webhook_transport, on_outcome=metrics.webhook_outcome
@@ -210,6 +208,9 @@ def create_app(
         summary="Empathetic support automation: turns, conversations, events and the handoff queue.",
         lifespan=lifespan,
         telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
+        generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = metrics
     app.state.services = None
@@ -219,4 +220,6 @@ def create_app(
     for module in (conversations, events, handoffs, health, marketing):
         app.include_router(module.router)
     app.include_router(console_router)
+    install_openapi(app)
+    install_docs(app)
     return app

@@ -13,6 +13,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from tactful.graphs.checkpoint import migration_lock, open_checkpointer, open_postgres_pool, sqlite_path
 from tactful.service.locks import AdvisoryLocks, ConversationLocks, file_locks_or_in_process
+from tactful.service.ratelimit import DatabaseRateLimiter, Limiter, RedisRateLimiter
 from tactful.service.store import PostgresDatabase, SqliteDatabase, Store
 from tactful.settings import Settings
 
@@ -65,3 +66,24 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
                 await locks.aclose()
         finally:
             await db.aclose()
+
+
+@asynccontextmanager
+async def open_limiter(settings: Settings, backend: Backend) -> AsyncIterator[Limiter]:
+    """The rate limit's shared buckets: Redis with ``redis_url``, else the backend's database."""
+    limiter: DatabaseRateLimiter | RedisRateLimiter
+    if settings.redis_url:
+        limiter = RedisRateLimiter(
+            settings.redis_url, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        )
+        await limiter.setup()
+    else:
+        limiter = DatabaseRateLimiter(
+            backend.store.db, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        )
+        async with migration_lock(settings):
+            await limiter.setup()
+    try:
+        yield limiter
+    finally:
+        await limiter.aclose()

@@ -6,17 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tactful.graphs.marketing_service import MarketingService
 from tactful.service.auth import KeyRing, digest
 from tactful.service.backend import Backend
-from tactful.service.limits import RateLimiter
 from tactful.service.masking import Masker
 from tactful.service.metrics import Metrics
 from tactful.service.models import ID_HELP, ID_PATTERN
 from tactful.service.operations import Operations
+from tactful.service.problems import ApiProblem
+from tactful.service.ratelimit import Limiter
 from tactful.service.turns import TurnService
 from tactful.service.webhooks import WebhookSender
 from tactful.settings import Settings
@@ -26,7 +27,7 @@ from tactful.settings import Settings
 class Services:
     settings: Settings
     keyring: KeyRing
-    limiter: RateLimiter
+    limiter: Limiter
     metrics: Metrics
     masker: Masker
     backend: Backend
@@ -39,7 +40,7 @@ class Services:
 def get_services(request: Request) -> Services:
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None:
-        raise HTTPException(503, "the service is starting or stopping")
+        raise ApiProblem("unavailable", "the service is starting or stopping", headers={"Retry-After": "5"})
     return services
 
 
@@ -51,19 +52,19 @@ bearer = HTTPBearer(
 )
 
 
-def get_tenant(
+async def get_tenant(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
     key = credentials.credentials if credentials else None
     tenant = services.keyring.tenant_for(key)
     if tenant is None:
-        raise HTTPException(401, "missing or unknown API key", headers={"WWW-Authenticate": "Bearer"})
-    retry_after = services.limiter.check(digest(key) if key else "local")
+        raise ApiProblem("unauthorized", "missing or unknown API key", headers={"WWW-Authenticate": "Bearer"})
+    retry_after = await services.limiter.check(digest(key) if key else "local")
     if retry_after is not None:
         services.metrics.rate_limited.inc()
-        raise HTTPException(
-            429, f"rate limit exceeded; retry in {retry_after} s", headers={"Retry-After": str(retry_after)}
+        raise ApiProblem(
+            "rate_limited", f"rate limit exceeded; retry in {retry_after} s", headers={"Retry-After": str(retry_after)}
         )
     return tenant
 

@@ -11,11 +11,17 @@ class NotFoundError(TactfulError):
     def __init__(self, kind: str, ident: str) -> None:
         self.kind = kind
         self.ident = ident
+        self.code = f"{kind}_not_found"
         super().__init__(f"{kind} {ident!r} not found")
 
 
 class ConflictError(TactfulError):
-    """The request is valid but contradicts the current state (a claimed handoff, a reused message id)."""
+    """The request is valid but contradicts the current state (a claimed handoff, a reused message id);
+    ``code`` is its problem code (``handoff_claimed``, ``handoff_closed``, ``message_id_reused``)."""
+
+    def __init__(self, message: str, *, code: str = "conflict") -> None:
+        self.code = code
+        super().__init__(message)
 
 
 class PayloadTooLargeError(TactfulError):

@@ -8,7 +8,18 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from annotated_types import Ge, Le
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    Strict,
+    WithJsonSchema,
+    model_validator,
+)
 
 from tactful.agents.state import (
     AccountContext,
@@ -21,6 +32,7 @@ from tactful.agents.state import (
     SentimentState,
     Usage,
 )
+from tactful.config import json_number
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 ID_HELP = "1-128 characters: letters, digits and . _ : @ - (starting with a letter or digit)"
@@ -45,12 +57,34 @@ def _not_blank(text: str) -> str:
     return text
 
 
-CleanStr = Annotated[str, AfterValidator(_clean)]
-ShortStr = Annotated[str, Field(max_length=200), AfterValidator(_clean)]
+def _iso_time(value: object) -> object:
+    """An ISO-8601 string (or a datetime from Python); a bare number is not a time here."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO-8601 date-time string")
+    return value
+
+
+# The rules pydantic enforces in code, stated in the JSON schema too (ECMA regexes).
+NO_NUL = r"^[^\u0000]*$"
+NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+CleanStr = Annotated[str, AfterValidator(_clean), Field(json_schema_extra={"pattern": NO_NUL})]
+ShortStr = Annotated[str, Field(max_length=200, json_schema_extra={"pattern": NO_NUL}), AfterValidator(_clean)]
 Ident = Annotated[str, Field(pattern=ID_PATTERN, description=ID_HELP)]
-Text = Annotated[str, Field(min_length=1), AfterValidator(_clean), AfterValidator(_not_blank)]
+Text = Annotated[
+    str,
+    Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK}),
+    AfterValidator(_clean),
+    AfterValidator(_not_blank),
+]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-DetailValue = Annotated[str, Field(max_length=500), AfterValidator(_clean)] | bool | int | Finite
+DetailValue = (
+    Annotated[str, Strict(), Field(max_length=500, json_schema_extra={"pattern": NO_NUL}), AfterValidator(_clean)]
+    | Annotated[bool, Strict()]
+    | Annotated[int, Strict()]
+    | Annotated[float, Strict(), Field(allow_inf_nan=False)]
+)
+IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
 
 
 class ApiModel(BaseModel):
@@ -74,7 +108,9 @@ def _attribute(value: object) -> str | bool | int | float:
 AttributeValue = Annotated[
     str | bool | int | float,
     PlainValidator(_attribute),
-    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 200}, {"type": "number"}, {"type": "boolean"}]}),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "maxLength": 200, "pattern": NO_NUL}, {"type": "number"}, {"type": "boolean"}]}
+    ),
 ]
 
 
@@ -84,21 +120,26 @@ class AccountContextIn(ApiModel):
     Besides the fields below, up to 30 attributes of the tenant's own (``region``, ``role``, ``plan``...: keys in
     lower snake case, values a string, number or boolean) are kept as sent and reach the handoff packet."""
 
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="allow",
+        allow_inf_nan=False,
+        # The rules on the tenant's own attributes, stated for clients (the validator below enforces them).
+        json_schema_extra={"propertyNames": {"pattern": ATTRIBUTE_KEY}, "maxProperties": 11 + MAX_ATTRIBUTES},
+    )
     __pydantic_extra__: dict[str, AttributeValue] = Field(init=False)
 
     account_id: ShortStr | None = None
     name: ShortStr | None = None
     tier: ShortStr | None = Field(default=None, description="free | pro | business | enterprise | vip")
-    value: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = Field(
+    value: Annotated[float, Strict(), Field(ge=0, le=1e12, allow_inf_nan=False)] | None = Field(
         default=None, description="annual account value"
     )
     lifecycle_stage: ShortStr | None = None
-    prior_escalations: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    prior_escalations: Annotated[int, Ge(0), Le(1_000_000), BeforeValidator(json_number)] | None = None
     channel: ShortStr | None = Field(default=None, description="web | mobile | email | sms | voice")
     device: ShortStr | None = Field(default=None, description="desktop | mobile | tablet")
-    return_visit: bool | None = None
-    sla_at_risk: bool | None = None
+    return_visit: Annotated[bool, Strict()] | None = None
+    sla_at_risk: Annotated[bool, Strict()] | None = None
     locale: ShortStr | None = None
 
     @model_validator(mode="after")
@@ -119,9 +160,9 @@ class EventIn(ApiModel):
     """A behavioural event: a failed payment, an MFA failure, an API error burst, rage clicks..."""
 
     type: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")]
-    at: datetime | None = Field(default=None, description="when it happened (ISO-8601); default: now")
+    at: IsoTime | None = Field(default=None, description="when it happened (ISO-8601); default: now")
     detail: dict[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")], DetailValue] = Field(
-        default_factory=dict, max_length=20
+        default_factory=dict, max_length=20, json_schema_extra={"additionalProperties": False}
     )
 
     def to_state(self, now: datetime) -> Event:
@@ -145,6 +186,28 @@ class MessageIn(ApiModel):
 
 class EventsIn(ApiModel):
     """Events (and context) for a person's open conversation, addressed by conversation or by person."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        # The two rules of the validator below, stated for clients: exactly one target; events or context.
+        json_schema_extra={
+            "allOf": [
+                {
+                    "oneOf": [
+                        {"required": ["conversation_id"], "properties": {"conversation_id": {"type": "string"}}},
+                        {"required": ["person_id"], "properties": {"person_id": {"type": "string"}}},
+                    ]
+                },
+                {
+                    "anyOf": [
+                        {"required": ["events"], "properties": {"events": {"minItems": 1}}},
+                        {"required": ["context"], "properties": {"context": {"type": "object"}}},
+                    ]
+                },
+            ]
+        },
+    )
 
     conversation_id: Ident | None = None
     person_id: Ident | None = Field(default=None, description="the account_id given in a message's context")
@@ -236,7 +299,10 @@ class HandoffList(BaseModel):
 
 class ClaimIn(ApiModel):
     agent: Annotated[
-        str, Field(min_length=1, max_length=200), AfterValidator(_clean), AfterValidator(_not_blank)
+        str,
+        Field(min_length=1, max_length=200, json_schema_extra={"pattern": NOT_BLANK}),
+        AfterValidator(_clean),
+        AfterValidator(_not_blank),
     ]
 
 
@@ -245,9 +311,12 @@ class HumanReplyIn(ApiModel):
     agent: ShortStr | None = None
 
 
+Note = Annotated[str, Field(max_length=2000, json_schema_extra={"pattern": NO_NUL}), AfterValidator(_clean)]
+
+
 class CloseIn(ApiModel):
     agent: ShortStr | None = None
-    note: Annotated[str, Field(max_length=2000), AfterValidator(_clean)] | None = None
+    note: Note | None = None
 
 
 class Health(BaseModel):
@@ -256,8 +325,22 @@ class Health(BaseModel):
     tenants: int | None = None
 
 
-class Problem(BaseModel):
-    """Every error body: a one-line ``detail`` naming the problem (and, for 422, each field)."""
+class FieldProblem(BaseModel):
+    """One invalid field of a request."""
 
+    field: str = Field(description="where: `body.text`, `path.conversation_id`, `query.limit`...")
+    message: str
+    type: str = Field(description="pydantic's error type, e.g. `string_too_long`, `missing`")
+
+
+class Problem(BaseModel):
+    """Every error body (RFC 9457, ``application/problem+json``): a stable ``code`` to branch on, a one-line
+    ``detail`` naming the problem, and for 422 each invalid field. Codes: docs/service.md."""
+
+    type: str = Field(description="`urn:tactful:problem:<code>`")
+    title: str
+    status: int
     detail: str
-    errors: list[dict[str, str]] | None = None
+    code: str = Field(description="stable error code, e.g. `conversation_busy`, `invalid_request`, `rate_limited`")
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None

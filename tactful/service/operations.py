@@ -1,9 +1,12 @@
 """Everything the service does to a conversation besides running a turn: read it, fold in behavioural events,
 and the human side of a handoff (claim, reply, resolve, return to the bot).
 
-State changes go through ``graph.aupdate_state(..., as_node="finish")`` under the conversation lock:
-``finish`` leads only to END, so the update leaves no pending task behind, and the list reducers (messages,
-events) and the context merge apply as they do inside a turn. The next turn sees every change.
+A handed-off conversation's thread waits in the graph's ``human`` node (an ``interrupt()`` on the packet). A
+person's reply, resolve or return-to-bot is the same ``Command(resume=...)`` LangGraph tooling would send
+(:mod:`tactful.agents.handoff.human`), run under the conversation lock. Events and context go in through
+``graph.aupdate_state(..., as_node="finish")``: the list reducers (messages, events) and the context merge apply
+as they do inside a turn; on a bot conversation that leaves nothing pending, and a handed-off one is paused again
+at once. The next turn sees every change.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
+from langgraph.types import Command
+
 from tactful.agents.engine.seam import SentimentRequest
-from tactful.agents.state import AccountContext, Event, Message, SentimentState, SupportState
+from tactful.agents.handoff.human import HumanAnswer, answer_update
+from tactful.agents.state import AccountContext, Event, SentimentState, SupportState
 from tactful.graphs.runner import SupportRunner
 from tactful.service.errors import ConflictError, NotFoundError, PayloadTooLargeError
 from tactful.service.masking import Masker
@@ -28,17 +34,6 @@ from tactful.service.models import (
 )
 from tactful.service.store import Store
 from tactful.service.turns import TurnService, utcnow_iso
-
-# What a hand-back to the bot resets: the next message gets a fresh bot reply, not an instant re-escalation.
-BACK_TO_BOT: dict[str, object] = {
-    "mode": "bot",
-    "failures": 0,
-    "restatements": 0,
-    "attempts": 0,
-    "clarifications": 0,
-    "last_action": None,
-    "handoff": None,
-}
 
 
 class Operations:
@@ -64,9 +59,38 @@ class Operations:
         return snapshot.values  # type: ignore[return-value]
 
     async def _update(self, tenant: str, conversation_id: str, values: dict[str, object]) -> None:
-        await self.runner.graph.aupdate_state(
-            self.turns.config(tenant, conversation_id), values, as_node="finish"
-        )
+        config = self.turns.config(tenant, conversation_id)
+        await self.runner.graph.aupdate_state(config, values, as_node="finish")
+        await self._pause_again(tenant, conversation_id)
+
+    async def _pause_again(self, tenant: str, conversation_id: str) -> None:
+        """A handed-off conversation whose state was just updated goes back to waiting for a person."""
+        config = self.turns.config(tenant, conversation_id)
+        if (await self.runner.graph.aget_state(config)).next:
+            ctx = self.runner.context_for(tenant)
+            await self.runner.graph.ainvoke(None, config, context=ctx, durability=ctx.settings.durability)
+
+    async def _answer(self, tenant: str, conversation_id: str, answer: HumanAnswer) -> None:
+        """A person's answer to the handoff pause, as ``Command(resume=...)``. A conversation handed off before
+        the pause existed (no interrupt pending) gets the same state change as an update."""
+        graph = self.runner.graph
+        config = self.turns.config(tenant, conversation_id)
+        ctx = self.runner.context_for(tenant)
+        snapshot = await graph.aget_state(config)
+        if snapshot.next and not snapshot.interrupts:
+            await self._pause_again(tenant, conversation_id)
+            snapshot = await graph.aget_state(config)
+        if snapshot.interrupts:
+            await graph.ainvoke(
+                Command(resume=answer.model_dump(exclude_none=True)),
+                config,
+                context=ctx,
+                durability=ctx.settings.durability,
+            )
+            return
+        values: SupportState = snapshot.values  # type: ignore[assignment]
+        await graph.aupdate_state(config, answer_update(values, answer, ctx), as_node="human")
+        await self._pause_again(tenant, conversation_id)
 
     # ------------------------------------------------------------------ read
 
@@ -207,8 +231,10 @@ class Operations:
         if not await self.store.claim(tenant, handoff_id, agent=agent, at=utcnow_iso()):
             handoff = await self.handoff(tenant, handoff_id)
             if handoff.status == "claimed":
-                raise ConflictError(f"handoff {handoff_id} is already claimed by {handoff.assignee}")
-            raise ConflictError(f"handoff {handoff_id} is {handoff.status}")
+                raise ConflictError(
+                    f"handoff {handoff_id} is already claimed by {handoff.assignee}", code="handoff_claimed"
+                )
+            raise ConflictError(f"handoff {handoff_id} is {handoff.status}", code="handoff_closed")
         return await self.handoff(tenant, handoff_id)
 
     async def reply(self, tenant: str, handoff_id: str, body: HumanReplyIn) -> HandoffOut:
@@ -220,19 +246,14 @@ class Operations:
             handoff = await self.handoff(tenant, handoff_id)
             if handoff.status not in ("open", "claimed"):
                 raise ConflictError(
-                    f"handoff {handoff_id} is {handoff.status}; the bot owns the conversation"
+                    f"handoff {handoff_id} is {handoff.status}; the bot owns the conversation", code="handoff_closed"
                 )
             if handoff.status == "claimed" and body.agent and handoff.assignee not in (None, body.agent):
-                raise ConflictError(f"handoff {handoff_id} is claimed by {handoff.assignee}")
-            values = await self._values(tenant, handoff.conversation_id)
-            message: Message = {
-                "role": "human_agent",
-                "text": self.masker.text(body.text),
-                "turn": values.get("turn", 0),
-                "at": utcnow_iso(),
-            }
-            await self._update(tenant, handoff.conversation_id, {"messages": [message]})
-            await self.store.touch_handoff(tenant, handoff_id, agent=body.agent, at=message["at"])
+                raise ConflictError(f"handoff {handoff_id} is claimed by {handoff.assignee}", code="handoff_claimed")
+            await self._values(tenant, handoff.conversation_id)
+            answer = HumanAnswer(action="reply", text=self.masker.text(body.text), agent=body.agent)
+            await self._answer(tenant, handoff.conversation_id, answer)
+            await self.store.touch_handoff(tenant, handoff_id, agent=body.agent, at=utcnow_iso())
         return await self.handoff(tenant, handoff_id)
 
     async def close(
@@ -243,10 +264,13 @@ class Operations:
         async with self.turns.locked(tenant, handoff.conversation_id):
             handoff = await self.handoff(tenant, handoff_id)
             if handoff.status not in ("open", "claimed"):
-                raise ConflictError(f"handoff {handoff_id} is already {handoff.status}")
+                raise ConflictError(f"handoff {handoff_id} is already {handoff.status}", code="handoff_closed")
             await self._values(tenant, handoff.conversation_id)
-            await self._update(tenant, handoff.conversation_id, dict(BACK_TO_BOT))
             note = self.masker.text(body.note) if body.note else None
+            action: Literal["resolve", "return"] = "resolve" if status == "resolved" else "return"
+            await self._answer(
+                tenant, handoff.conversation_id, HumanAnswer(action=action, agent=body.agent, note=note)
+            )
             await self.store.close_handoff(
                 tenant, handoff_id, status=status, agent=body.agent, note=note, at=utcnow_iso()
             )

@@ -200,7 +200,9 @@ class TurnService:
         if stored is None:
             return None
         if stored.request_hash and stored.request_hash != fingerprint:
-            raise ConflictError(f"message_id {message.message_id!r} was already used for a different message")
+            raise ConflictError(
+                f"message_id {message.message_id!r} was already used for a different message", code="message_id_reused"
+            )
         self.metrics.replays.inc()
         return stored.result
 
@@ -330,12 +332,14 @@ class TurnService:
         if not snapshot.values:
             return
         silent: bool | None = None
-        if snapshot.next:
+        # A thread waiting for a person (the handoff's interrupt) is paused on purpose, not interrupted by a crash.
+        if snapshot.next and not snapshot.interrupts:
             before: SupportState = snapshot.values  # type: ignore[assignment]
-            silent = before.get("mode") == "human" and tuple(snapshot.next) == ("ingest",)
-            log.warning(
-                "conversation %s: resuming a turn interrupted before %s", conversation_id, snapshot.next
-            )
+            if tuple(snapshot.next) != ("human",):  # ("human",) alone: only the pause itself is to be set again
+                silent = before.get("mode") == "human" and tuple(snapshot.next) == ("ingest",)
+                log.warning(
+                    "conversation %s: resuming a turn interrupted before %s", conversation_id, snapshot.next
+                )
             try:
                 async for _ in graph.astream(
                     None, config, context=self.runner.context_for(tenant), stream_mode="values"

@@ -1,9 +1,13 @@
 """Signed webhooks, delivered in the background with retries so a slow or dead receiver never delays a turn.
 
-Each delivery is a JSON POST with headers ``X-Tactful-Event`` (the kind), ``X-Tactful-Delivery`` (an id the
-receiver can de-duplicate on), ``X-Tactful-Timestamp`` (unix seconds) and ``X-Tactful-Signature:
-sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<body>"`` under ``webhook_secret``. Network errors, 408, 429
-and 5xx are retried with jittered exponential backoff (tenacity); other statuses are final.
+Each delivery is a JSON POST signed the Standard Webhooks way (https://www.standardwebhooks.com; libraries such
+as ``standardwebhooks`` verify it): ``webhook-id`` (the delivery id: the same on every retry, de-duplicate on
+it), ``webhook-timestamp`` (unix seconds) and ``webhook-signature: v1,<base64>``, the HMAC-SHA256 of
+``"<id>.<timestamp>.<body>"``. The key is ``webhook_secret``: a ``whsec_<base64>`` secret is decoded, any
+other text is used as its UTF-8 bytes. The earlier headers are still sent for receivers built on them:
+``X-Tactful-Event`` (the kind), ``X-Tactful-Delivery``, ``X-Tactful-Timestamp`` and ``X-Tactful-Signature:
+sha256=<hex>`` (HMAC-SHA256 of ``"<timestamp>.<body>"`` under the secret's text). Network errors, 408, 429 and
+5xx are retried with jittered exponential backoff (tenacity); other statuses are final.
 
 ``send_signed_webhook(kind, payload)`` is the reusable entry point (the handoff queue and the marketing
 concierge alert both use it); it returns at once.
@@ -12,6 +16,8 @@ concierge alert both use it); it returns at once.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -42,6 +48,25 @@ class _Retryable(Exception):
     pass
 
 
+SECRET_PREFIX = "whsec_"
+
+
+def signing_key(secret: str) -> bytes:
+    """The Standard Webhooks key of ``secret``: a ``whsec_<base64>`` secret decoded, other text as UTF-8."""
+    if secret.startswith(SECRET_PREFIX):
+        try:
+            return base64.b64decode(secret[len(SECRET_PREFIX) :] + "==", validate=False)
+        except (binascii.Error, ValueError):
+            pass
+    return secret.encode("utf-8")
+
+
+def standard_signature(key: bytes, msg_id: str, timestamp: str, body: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,`` and the base64 HMAC-SHA256 of ``"<id>.<timestamp>.<body>"``."""
+    signed = msg_id.encode("utf-8") + b"." + timestamp.encode("ascii") + b"." + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
+
+
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     """The ``X-Tactful-Signature`` value for ``body`` sent at ``timestamp``."""
     return "sha256=" + hmac.new(secret, timestamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
@@ -69,6 +94,7 @@ class WebhookSender:
     ) -> None:
         self.url = url
         self.secret = secret
+        self.key = signing_key(secret.decode("utf-8"))
         self.masker = masker
         self.timeout_s = timeout_s
         self.max_attempts = max_attempts
@@ -147,6 +173,9 @@ class WebhookSender:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "tactful-webhooks/1",
+            "webhook-id": delivery_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": standard_signature(self.key, delivery_id, timestamp, body),
             "X-Tactful-Event": kind,
             "X-Tactful-Delivery": delivery_id,
             "X-Tactful-Timestamp": timestamp,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tactful.service.deps import ServicesDep
 from tactful.service.models import Health
+from tactful.service.problems import ApiProblem
 
 router = APIRouter(tags=["operations"])
 
@@ -26,7 +27,7 @@ async def readyz(services: ServicesDep) -> Health:
     try:
         await services.backend.store.ping()
     except Exception as exc:
-        raise HTTPException(503, f"database not answering: {type(exc).__name__}") from exc
+        raise ApiProblem("not_ready", f"database not answering: {type(exc).__name__}") from exc
     return Health(status="ready", database=services.backend.kind, tenants=len(services.keyring.tenants))
 
 
