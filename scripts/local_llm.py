@@ -191,6 +191,17 @@ def _running_pid(port: int) -> int | None:
     return pid
 
 
+def _cpu_has_amx() -> bool:
+    """Whether the CPU advertises Intel AMX. On such a VM llama.cpp's AMX weight repacking crashed the server in its
+    first matrix multiply (SIGSEGV in ggml_backend_amx_mul_mat, seen on the 2-core machines here), so the server is
+    started without repacking there (`--no-repack`: the plain CPU kernels, AVX-512 still in use)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "amx_tile" in flags or "amx_int8" in flags
+
+
 def start(*, port: int, threads: int, ctx_size: int, parallel: int, jobs: int, wait_s: float) -> str:
     base_url = f"http://{HOST}:{port}/v1"
     if _running_pid(port) is not None and _healthy(port):
@@ -203,6 +214,8 @@ def start(*, port: int, threads: int, ctx_size: int, parallel: int, jobs: int, w
         "--threads", str(threads), "--ctx-size", str(ctx_size * parallel), "--parallel", str(parallel),
         "--jinja", "--no-webui", "--temp", "0", "--seed", "1", "--poll", "0",
     ]  # fmt: skip
+    if _cpu_has_amx():
+        cmd.append("--no-repack")
     with open(log, "ab") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)  # fmt: skip
