@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from tactful.agents.context import TurnContext
 from tactful.agents.policy.files import PolicyBundle
 from tactful.graphs.checkpoint import migration_lock
 from tactful.graphs.runner import TurnResult
+from tactful.service.backend import Backend, open_backend
 from tactful.service.errors import NotFoundError
 from tactful.service.masking import Masker
 from tactful.service.outcomes.gauges import OutcomeGauges
@@ -244,3 +246,13 @@ async def open_outcomes(
     for tenant in tenants:
         outcomes.shadow(tenant)
     return outcomes
+
+
+@asynccontextmanager
+async def open_outcome_store(settings: Settings) -> AsyncIterator[tuple[Backend, OutcomeStore]]:
+    """The configured store (SQLite file or PostgreSQL) with the outcome tables, for the CLI commands."""
+    async with open_backend(settings) as backend:
+        store = OutcomeStore(backend.store.db)
+        async with migration_lock(settings):
+            await store.setup()
+        yield backend, store
