@@ -57,12 +57,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     t = summary.totals
-    print(json.dumps({
-        "report": str(args.out),
-        "tenant": summary.tenant,
-        "conversations": t.conversations,
-        "containment_without_regret": t.containment_without_regret,
-        "escalation_rate": t.escalation_rate,
-        "escalation_precision": t.escalation_precision,
-    }))
+    print(
+        json.dumps(
+            {
+                "report": str(args.out),
+                "tenant": summary.tenant,
+                "conversations": t.conversations,
+                "containment_without_regret": t.containment_without_regret,
+                "escalation_rate": t.escalation_rate,
+                "escalation_precision": t.escalation_precision,
+            }
+        )
+    )
     return 0

@@ -40,8 +40,13 @@ from tactful.service.store import Store
 from tactful.settings import load_settings
 
 DEFAULT_SCENARIOS = Path(__file__).resolve().parent.parent / "evals" / "scenarios" / "support"
-WORDS = {1: ("useless", "frustrating"), 2: ("slow", "confusing"), 3: ("okay", "fine"), 4: ("helpful", "clear"),
-         5: ("great", "quick")}
+WORDS = {
+    1: ("useless", "frustrating"),
+    2: ("slow", "confusing"),
+    3: ("okay", "fine"),
+    4: ("helpful", "clear"),
+    5: ("great", "quick"),
+}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,7 +84,14 @@ class Clock:
 
 class Seeder:
     def __init__(
-        self, *, runner: SupportRunner, store: Store, outcomes: OutcomeStore, tenant: str, clock: Clock, rng: random.Random
+        self,
+        *,
+        runner: SupportRunner,
+        store: Store,
+        outcomes: OutcomeStore,
+        tenant: str,
+        clock: Clock,
+        rng: random.Random,
     ) -> None:
         self.runner = runner
         self.store = store
@@ -99,17 +111,28 @@ class Seeder:
         )
         if result.action != "none":
             await self.outcomes.record_decision(
-                self.tenant, cid, turn=result.turn, action=result.action, policy_version=self.version,
-                shadow_version=None, shadow_action=None, shadow_rule=None, at=at,
+                self.tenant,
+                cid,
+                turn=result.turn,
+                action=result.action,
+                policy_version=self.version,
+                shadow_version=None,
+                shadow_action=None,
+                shadow_rule=None,
+                at=at,
             )
         self.counts["turns"] += 1
 
-    async def conversation(self, cid: str, scenario: SupportScenario, account: str, *, texts: list[str] | None = None) -> list[TurnResult]:
+    async def conversation(
+        self, cid: str, scenario: SupportScenario, account: str, *, texts: list[str] | None = None
+    ) -> list[TurnResult]:
         """Play the scenario's messages (or ``texts``) on the clock; returns the turn results."""
         context: AccountContext = {**scenario.context, "account_id": account}  # type: ignore[typeddict-item]
         results: list[TurnResult] = []
         pending: list[Event] = []
-        turns = [(t.user, t.events, t.after) for t in scenario.turns] if texts is None else [(x, [], None) for x in texts]
+        turns = (
+            [(t.user, t.events, t.after) for t in scenario.turns] if texts is None else [(x, [], None) for x in texts]
+        )
         first = True
         for user, events, after in turns:
             self.clock.now += parse_duration(after) if after else timedelta(seconds=self.rng.randint(20, 150))
@@ -124,8 +147,12 @@ class Seeder:
             results.append(result)
             if result.action == "escalate" and result.handoff:
                 await self.store.create_handoff(
-                    self.tenant, cid, turn=result.turn, packet=self.masker.packet(result.handoff),
-                    webhook="none", at=self.clock.iso(),
+                    self.tenant,
+                    cid,
+                    turn=result.turn,
+                    packet=self.masker.packet(result.handoff),
+                    webhook="none",
+                    at=self.clock.iso(),
                 )
                 self.counts["handoffs"] += 1
         self.counts["conversations"] += 1
@@ -159,9 +186,19 @@ class Seeder:
                 label = "packet_missing"
         intent = handoff.packet.get("intent") or {}
         await self.outcomes.record_feedback(
-            self.tenant, handoff_id=handoff.id, conversation_id=cid, turn=handoff.turn, label=label, note=None,
-            agent="Seed Agent", intent=intent.get("label"), queue=handoff.queue, reason=handoff.reason,
-            factors=[], policy_version=self.version, at=self.clock.iso(),
+            self.tenant,
+            handoff_id=handoff.id,
+            conversation_id=cid,
+            turn=handoff.turn,
+            label=label,
+            note=None,
+            agent="Seed Agent",
+            intent=intent.get("label"),
+            queue=handoff.queue,
+            reason=handoff.reason,
+            factors=[],
+            policy_version=self.version,
+            at=self.clock.iso(),
         )
         self.counts["labels"] += 1
         return label
@@ -178,8 +215,14 @@ class Seeder:
     async def rate(self, cid: str, last_turn: int, score: int) -> None:
         score = max(1, min(5, score))
         await self.outcomes.record_rating(
-            self.tenant, cid, turn=last_turn, score=score, word=self.rng.choice(WORDS[score]), factors=[],
-            policy_version=self.version, at=self.clock.iso(),
+            self.tenant,
+            cid,
+            turn=last_turn,
+            score=score,
+            word=self.rng.choice(WORDS[score]),
+            factors=[],
+            policy_version=self.version,
+            at=self.clock.iso(),
         )
         self.counts["ratings"] += 1
 

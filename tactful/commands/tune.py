@@ -12,13 +12,13 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from tactful.commands.report import check_window, parse_until
 from tactful.errors import InputError
 from tactful.graphs.context import build_context
 from tactful.service.outcomes.service import open_outcome_store
 from tactful.service.outcomes.summary import REGRET_H
 from tactful.service.outcomes.tune import Proposal, proposed_text, tune
 from tactful.settings import load_settings
-from tactful.commands.report import check_window, parse_until
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
-async def proposal_for(tenant: str, *, days: float, until_text: str | None, holdout: float, min_labels: int) -> Proposal:
+async def proposal_for(
+    tenant: str, *, days: float, until_text: str | None, holdout: float, min_labels: int
+) -> Proposal:
     settings = load_settings()
     live = build_context(settings, tenant=tenant).bundle
     until = parse_until(until_text)
@@ -63,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--write {args.write}: that is the live policy file; tune never applies a change")
         if not proposal.changes:
             raise InputError(f"no proposal to write: {proposal.note}")
-        from tactful.agents.policy.files import SupportPolicy  # noqa: PLC0415
-        from tactful.config import load_yaml_model  # noqa: PLC0415
+        from tactful.agents.policy.files import SupportPolicy
+        from tactful.config import load_yaml_model
 
         live_policy = load_yaml_model(live_file, SupportPolicy)
         args.write.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,11 @@ th,td{text-align:right;padding:.25rem .5rem;border-bottom:1px solid #eee}th:firs
 svg text{font-size:11px;fill:#1d1d28}.legend span{display:inline-block;margin-right:1rem}
 .sw{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}
 """
-SERIES = (("containment_without_regret", "#17803d"), ("escalation_rate", "#b42318"), ("escalation_precision", "#6b5bd6"))
+SERIES = (
+    ("containment_without_regret", "#17803d"),
+    ("escalation_rate", "#b42318"),
+    ("escalation_precision", "#6b5bd6"),
+)
 HEADLINE = (
     ("conversations", "conversations"),
     ("containment_without_regret", "contained without regret"),
@@ -82,7 +86,9 @@ def trend_chart(days: dict[str, Figures]) -> str:
             f'fill="#e8e6f7"><title>{escape(day)}: {days[day].conversations} conversations</title></rect>'
         )
         if i % max(1, len(names) // 8) == 0:
-            parts.append(f'<text x="{x + step / 2:.1f}" y="{height - 10}" text-anchor="middle">{escape(day[5:])}</text>')
+            parts.append(
+                f'<text x="{x + step / 2:.1f}" y="{height - 10}" text-anchor="middle">{escape(day[5:])}</text>'
+            )
     for name, color in SERIES:
         points = [
             (left + i * step + step / 2, top + plot_h * (1 - float(v)))
@@ -96,8 +102,10 @@ def trend_chart(days: dict[str, Figures]) -> str:
     legend = "".join(
         f'<span><i class="sw" style="background:{c}"></i>{escape(n.replace("_", " "))}</span>' for n, c in SERIES
     )
-    return "".join(parts) + f'<p class="legend">{legend}<span><i class="sw" style="background:#e8e6f7"></i>' \
+    return (
+        "".join(parts) + f'<p class="legend">{legend}<span><i class="sw" style="background:#e8e6f7"></i>'
         "conversations</span></p>"
+    )
 
 
 def bar_chart(values: Sequence[tuple[str, float]], *, ratio: bool, label: str) -> str:
@@ -105,8 +113,10 @@ def bar_chart(values: Sequence[tuple[str, float]], *, ratio: bool, label: str) -
         return "<p>None.</p>"
     row, label_w, bar_w = 22, 190, 480
     top = 1.0 if ratio else max(v for _, v in values) or 1.0
-    parts = [f'<svg viewBox="0 0 {label_w + bar_w + 80} {row * len(values) + 6}" width="100%" role="img" '
-             f'aria-label="{escape(label)}">']
+    parts = [
+        f'<svg viewBox="0 0 {label_w + bar_w + 80} {row * len(values) + 6}" width="100%" role="img" '
+        f'aria-label="{escape(label)}">'
+    ]
     for i, (name, v) in enumerate(values):
         y = 3 + i * row
         w = bar_w * max(0.0, v) / top

@@ -182,7 +182,9 @@ def score(pairs: Sequence[tuple[bool, Example]]) -> Score:
     fn = sum(1 for e, y in labelled if not e and y)
     precision = round(tp / (tp + fp), 4) if tp + fp else None
     recall = round(tp / (tp + fn), 4) if tp + fn else None
-    f1 = round(2 * precision * recall / (precision + recall), 4) if precision and recall else (0.0 if labelled else None)
+    f1 = (
+        round(2 * precision * recall / (precision + recall), 4) if precision and recall else (0.0 if labelled else None)
+    )
     return Score(
         conversations=len(pairs),
         escalations=sum(1 for e, _ in pairs if e),
@@ -259,14 +261,16 @@ def changed(base: list[Replayed], other: list[Replayed], exs: Sequence[Example])
         if a.escalated == b.escalated and (not a.escalated or a.turn == b.turn):
             continue
         deciding = b if b.escalated else a
-        out.append(Change(
-            conversation_id=ex.conversation_id,
-            turn=deciding.turn,
-            label=ex.label,
-            live=_route_text(a),
-            candidate=_route_text(b),
-            factors=_factors(deciding.result),
-        ))
+        out.append(
+            Change(
+                conversation_id=ex.conversation_id,
+                turn=deciding.turn,
+                label=ex.label,
+                live=_route_text(a),
+                candidate=_route_text(b),
+                factors=_factors(deciding.result),
+            )
+        )
     return out
 
 
@@ -315,10 +319,18 @@ def tune(
                 for r, ex in zip(runs_fit + runs_held, fit + held, strict=True)
                 if r.escalated != ex.live_escalated
             ]
-            candidates.append(Candidate(
-                knob=knob.name, family=knob.family, current=knob.current, value=value, fit=s_fit, holdout=s_held,
-                changed=len(flipped), changed_ids=flipped[:10],
-            ))
+            candidates.append(
+                Candidate(
+                    knob=knob.name,
+                    family=knob.family,
+                    current=knob.current,
+                    value=value,
+                    fit=s_fit,
+                    holdout=s_held,
+                    changed=len(flipped),
+                    changed_ids=flipped[:10],
+                )
+            )
     labelled_fit = sum(1 for e in fit if e.label is not None)
     best = live.policy
     changes: dict[str, float] = {}
@@ -398,7 +410,11 @@ def yaml_diff(live: PolicyBundle, policy: SupportPolicy, changes: dict[str, floa
     text = live.policy_path.read_text(encoding="utf-8")
     new = proposed_text(text, live.policy, changes)
     name = live.policy_path.name
-    return "".join(difflib.unified_diff(
-        text.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"{name} (live)",
-        tofile=f"{name} (proposed)",
-    ))
+    return "".join(
+        difflib.unified_diff(
+            text.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"{name} (live)",
+            tofile=f"{name} (proposed)",
+        )
+    )
