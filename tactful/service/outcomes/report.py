@@ -98,6 +98,7 @@ def trend_chart(days: dict[str, Figures]) -> str:
         if points:
             path = " ".join(f"{'M' if j == 0 else 'L'}{x:.1f},{y:.1f}" for j, (x, y) in enumerate(points))
             parts.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2"><title>{name}</title></path>')
+            parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>' for x, y in points)
     parts.append("</svg>")
     legend = "".join(
         f'<span><i class="sw" style="background:{c}"></i>{escape(n.replace("_", " "))}</span>' for n, c in SERIES
