@@ -184,7 +184,7 @@ class Seeder:
             label = "wrong_queue" if want and not matches(want, handoff.queue) else "needed"
             if label == "needed" and handoff.packet.get("missing"):
                 label = "packet_missing"
-        intent = handoff.packet.get("intent") or {}
+        intent: dict[str, Any] = dict(handoff.packet.get("intent") or {})
         await self.outcomes.record_feedback(
             self.tenant,
             handoff_id=handoff.id,

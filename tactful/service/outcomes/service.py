@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -71,6 +72,13 @@ class Outcomes:
         self.gauges = gauges
         self.policy_dir = policy_dir
         self._shadow: dict[str, PolicyBundle | None] = {}
+        self._versions: weakref.WeakKeyDictionary[PolicyBundle, str] = weakref.WeakKeyDictionary()
+
+    def version(self, bundle: PolicyBundle) -> str:
+        """The bundle's policy version, hashed once per loaded bundle (not once per turn)."""
+        if bundle not in self._versions:
+            self._versions[bundle] = policy_version(bundle)
+        return self._versions[bundle]
 
     def live(self, tenant: str) -> PolicyBundle:
         return self.context_for(tenant).bundle
@@ -97,8 +105,8 @@ class Outcomes:
                 conversation_id,
                 turn=result.turn,
                 action=result.action,
-                policy_version=policy_version(live),
-                shadow_version=policy_version(shadow) if shadow else None,
+                policy_version=self.version(live),
+                shadow_version=self.version(shadow) if shadow else None,
                 shadow_action=route.action if route else None,
                 shadow_rule=route.rule if route else None,
                 at=at,
@@ -125,7 +133,7 @@ class Outcomes:
         note = self.masker.text(body.note) if body.note else None
         intent: dict[str, Any] = dict(handoff.packet.get("intent") or {})
         at = utcnow().isoformat()
-        version = policy_version(self.live(tenant))
+        version = self.version(self.live(tenant))
         await self.store.record_feedback(
             tenant,
             handoff_id=handoff_id,
@@ -166,7 +174,7 @@ class Outcomes:
                 break
         word = self.masker.text(body.word) if body.word else None
         at = utcnow().isoformat()
-        version = policy_version(self.live(tenant))
+        version = self.version(self.live(tenant))
         await self.store.record_rating(
             tenant,
             conversation_id,
