@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -125,10 +126,12 @@ async def test_bad_outcome_input_is_a_clear_4xx(settings: Settings) -> None:
             ("GET", "/v1/metrics/summary?days=400", None),
             ("GET", "/v1/metrics/summary?until=2026-01-01T00:00:00", None),
             ("GET", "/v1/metrics/summary?intent=bad%20name", None),
+            ("GET", "/v1/metrics/summary?until=0001-01-01T00:00:00Z", None),
+            ("GET", "/v1/metrics/summary?until=1700000000", None),
         ]
         answers = [await client.request(m, p, json=b, headers=ACME) for m, p, b in cases]
     statuses = [r.status_code for r in answers]
-    assert statuses == [422, 422, 404, 422, 422, 422, 422, 404, 422, 422, 422, 422], statuses
+    assert statuses == [422, 422, 404, 422, 422, 422, 422, 404, 422, 422, 422, 422, 422, 422], statuses
     assert all(r.headers["content-type"].startswith("application/problem+json") for r in answers)
     assert "label" in answers[0].json()["detail"] and "score" in answers[3].json()["detail"]
 
@@ -145,6 +148,10 @@ async def test_containment_regret_and_ratings_in_the_summary(settings: Settings)
             await client.get("/v1/metrics/summary", params={"days": 2, "intent": "password_reset"}, headers=ACME)
         ).json()
         globex = (await client.get("/v1/metrics/summary", headers=bearer(KEY_GLOBEX))).json()
+        later = (datetime.now(UTC) + timedelta(hours=1)).astimezone(timezone(timedelta(hours=5)))
+        offset = (
+            await client.get("/v1/metrics/summary", params={"days": 2, "until": later.isoformat()}, headers=ACME)
+        ).json()
         scrape = (await client.get("/metrics")).text
     assert rated.status_code == 200 and rated.json()["score"] == 4 and rated.json()["turn"] == 1
     totals = summary["totals"]
@@ -154,5 +161,6 @@ async def test_containment_regret_and_ratings_in_the_summary(settings: Settings)
     assert set(summary["by_day"]) == {summary["until"][:10]} or len(summary["by_day"]) >= 1
     assert filtered["totals"]["conversations"] == 1 and "password_reset" in filtered["by_intent"]
     assert globex["totals"]["conversations"] == 0  # tenant-scoped
+    assert offset["totals"]["conversations"] == 3  # +05:00 is read as the same instant in UTC
     assert 'tactful_outcome_containment_without_regret{tenant="acme"} 0.6667' in scrape
     assert 'tactful_customer_ratings_total{score="4"} 1.0' in scrape

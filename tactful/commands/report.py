@@ -34,7 +34,10 @@ def parse_until(text: str | None) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
         raise InputError(f"--until {text!r}: not an ISO-8601 time") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not 1970 <= value.year <= 9000:
+        raise InputError(f"--until {text!r}: a year from 1970 to 9000")
+    return value
 
 
 def check_window(tenant: str, days: float) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from tactful.commands.report import check_window, parse_until
@@ -38,7 +38,7 @@ async def proposal_for(
 ) -> Proposal:
     settings = load_settings()
     live = build_context(settings, tenant=tenant).bundle
-    until = parse_until(until_text)
+    until = parse_until(until_text).astimezone(UTC)
     since = until - timedelta(days=days)
     async with open_outcome_store(settings) as (_, store):
         window = await store.window(

@@ -15,6 +15,7 @@ from tactful.service.routes import errors
 
 router = APIRouter(tags=["outcomes"])
 NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
 
 
 def outcomes_of(services: ServicesDep) -> Outcomes:
@@ -62,7 +63,8 @@ async def metrics_summary(
     services: ServicesDep,
     days: Annotated[float, Query(gt=0, le=366, description="window length, ending at `until`")] = 30,
     until: Annotated[
-        datetime | None, Query(description="end of the window (ISO-8601 with offset); default now")
+        str | None,
+        Query(pattern=ISO_TIME, description="end of the window, ISO-8601 with a UTC offset; default now"),
     ] = None,
     intent: Annotated[str | None, Query(pattern=NAME)] = None,
     queue: Annotated[str | None, Query(pattern=NAME)] = None,
@@ -70,6 +72,12 @@ async def metrics_summary(
     """Containment without regret, escalation rate and precision, handoff completeness, time to first human
     reply and to resolution, negative-sentiment recovery, restatements, requests for a person, failures by type;
     for the tenant and by intent, queue and day, over conversations started in the window."""
-    if until is not None and until.tzinfo is None:
-        raise ApiProblem("invalid_request", "until: give a UTC offset (e.g. 2026-03-01T00:00:00Z)")
-    return await outcomes_of(services).summary(tenant, days=days, until=until, intent=intent, queue=queue)
+    end = None
+    if until is not None:
+        try:
+            end = datetime.fromisoformat(until)
+        except ValueError as exc:
+            raise ApiProblem("invalid_request", f"until: not a valid time ({exc})") from exc
+        if not 1970 <= end.year <= 9000:
+            raise ApiProblem("invalid_request", "until: a year from 1970 to 9000")
+    return await outcomes_of(services).summary(tenant, days=days, until=end, intent=intent, queue=queue)

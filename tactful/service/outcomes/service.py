@@ -220,6 +220,7 @@ async def compute_summary(
     regret_h: float = REGRET_H,
 ) -> MetricsSummary:
     """Read the window and compute its summary in a worker thread (parsing the turns is CPU work)."""
+    since, until = since.astimezone(UTC), until.astimezone(UTC)  # stored times are UTC ISO strings
     window = await store.window(
         tenant,
         since=since.isoformat(),
