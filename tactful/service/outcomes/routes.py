@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -15,7 +16,21 @@ from tactful.service.routes import errors
 
 router = APIRouter(tags=["outcomes"])
 NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
-ISO_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
+ISO_TIME = (
+    r"^(19[7-9][0-9]|[2-8][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):([0-5][0-9])"
+    r"(?::([0-5][0-9])(?:\.([0-9]{1,6}))?)?(Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+def parse_time(text: str) -> datetime:
+    """A time ``ISO_TIME`` matched (a day past the month's end rolls over, e.g. 02-30 is 03-02 or 03-01)."""
+    m = re.match(ISO_TIME, text)
+    if m is None:
+        raise ApiProblem("invalid_request", "until: an ISO-8601 time with a UTC offset, e.g. 2026-03-01T00:00:00Z")
+    year, month, day, hour, minute, second, fraction, offset = m.groups()
+    zone = UTC if offset == "Z" else datetime.strptime(offset.replace(":", ""), "%z").tzinfo
+    start = datetime(int(year), int(month), 1, int(hour), int(minute), int(second or 0), tzinfo=zone)
+    return start + timedelta(days=int(day) - 1, microseconds=int((fraction or "0").ljust(6, "0")))
 
 
 def outcomes_of(services: ServicesDep) -> Outcomes:
@@ -72,12 +87,5 @@ async def metrics_summary(
     """Containment without regret, escalation rate and precision, handoff completeness, time to first human
     reply and to resolution, negative-sentiment recovery, restatements, requests for a person, failures by type;
     for the tenant and by intent, queue and day, over conversations started in the window."""
-    end = None
-    if until is not None:
-        try:
-            end = datetime.fromisoformat(until)
-        except ValueError as exc:
-            raise ApiProblem("invalid_request", f"until: not a valid time ({exc})") from exc
-        if not 1970 <= end.year <= 9000:
-            raise ApiProblem("invalid_request", "until: a year from 1970 to 9000")
+    end = parse_time(until) if until is not None else None
     return await outcomes_of(services).summary(tenant, days=days, until=end, intent=intent, queue=queue)
