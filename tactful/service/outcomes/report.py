@@ -30,8 +30,8 @@ HEADLINE = (
     ("escalation_rate", "escalation rate"),
     ("escalation_precision", "escalation precision (people's labels)"),
     ("handoff_completeness", "handoff completeness"),
-    ("first_reply_s_median", "median s to first human reply"),
-    ("resolution_s_median", "median s to resolution"),
+    ("first_reply_s_median", "median time to first human reply"),
+    ("resolution_s_median", "median time to resolution"),
     ("negative_recovery", "negative-sentiment recovery"),
     ("restatements_per_conversation", "restatements per conversation"),
     ("human_request_rate", "asked for a person"),
@@ -58,7 +58,17 @@ def fmt(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _headline_value(name: str, value: object) -> str:
+    if name.endswith("_s_median") and isinstance(value, (int, float)):
+        return duration(float(value))
     if name in ("rating_mean", "post_handoff_rating_mean", "restatements_per_conversation") and value is not None:
         return f"{float(value):.2f}"  # type: ignore[arg-type]
     return fmt(value)
