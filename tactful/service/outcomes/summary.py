@@ -171,7 +171,7 @@ def _sentiment(record: Conversation, results: list[dict[str, Any]]) -> None:
     last = sentiments[-1]
     record.worst = float(last.get("worst", last.get("frustration", 0.0)))
     record.final = float(last.get("frustration", 0.0))
-    record.restatements = sum(1 for t in last.get("history", []) if "restated" in t.get("markers", []))
+    record.restatements = sum(1 for t in last.get("history", []) if "restated" in (t.get("markers") or []))
 
 
 def figures(convs: Sequence[Conversation]) -> Figures:
