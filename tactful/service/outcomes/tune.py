@@ -235,7 +235,7 @@ class Proposal(BaseModel):
     """Share of bot turns whose route, replayed under the live policy, is the route they took."""
     live: dict[str, Score]
     proposed: dict[str, Score] | None
-    changes: dict[str, float]
+    changes: dict[str, float | int]
     candidates: list[Candidate]
     changed_conversations: list[Change]
     diff: str
@@ -333,7 +333,7 @@ def tune(
             )
     labelled_fit = sum(1 for e in fit if e.label is not None)
     best = live.policy
-    changes: dict[str, float] = {}
+    changes: dict[str, float | int] = {}
     note = ""
     if labelled_fit < min_labels:
         note = f"only {labelled_fit} labelled conversations in the fit share (need {min_labels}): no proposal"
@@ -345,7 +345,7 @@ def tune(
             if _objective(top_score) > _objective(current) and top_value != _current_value(best, knob):
                 best = set_knob(best, knob, top_value)
                 current = top_score
-                changes[knob.name] = top_value
+                changes[knob.name] = _typed(knob, top_value)
         if not changes:
             note = "no candidate beats the live policy on the fit share"
     proposed = None
@@ -384,7 +384,7 @@ def _current_value(policy: SupportPolicy, knob: Knob) -> float:
 # --------------------------------------------------------------------------- the file
 
 
-def proposed_text(text: str, policy: SupportPolicy, changes: dict[str, float]) -> str:
+def proposed_text(text: str, policy: SupportPolicy, changes: dict[str, float | int]) -> str:
     """The policy file's text with the changed numbers (and ``version`` + 1); comments and layout kept."""
     lines = text.splitlines(keepends=True)
     by_name = {k.name: k for k in knobs(policy)}
@@ -406,7 +406,7 @@ def proposed_text(text: str, policy: SupportPolicy, changes: dict[str, float]) -
     return out
 
 
-def yaml_diff(live: PolicyBundle, policy: SupportPolicy, changes: dict[str, float]) -> str:
+def yaml_diff(live: PolicyBundle, policy: SupportPolicy, changes: dict[str, float | int]) -> str:
     text = live.policy_path.read_text(encoding="utf-8")
     new = proposed_text(text, live.policy, changes)
     name = live.policy_path.name
