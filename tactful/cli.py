@@ -19,6 +19,9 @@ COMMANDS = {
     "marketing": ("tactful.commands.marketing", "the marketing message generator"),
     "serve": ("tactful.commands.serve", "run the HTTP service (uvicorn)"),
     "bench": ("tactful.commands.bench", "run the benchmarks; one JSON object on stdout"),
+    "seed": ("tactful.commands.seed", "fill a tenant with a month of simulated conversations and outcomes"),
+    "report": ("tactful.commands.report", "write the live metrics of a tenant as a self-contained HTML report"),
+    "tune": ("tactful.commands.tune", "propose policy thresholds from outcomes (replays stored turns)"),
 }
 COMMAND_MODULES = [module for module, _ in COMMANDS.values()]
 DESCRIPTION = "tactful: empathetic support and marketing automation that knows when to hand over to a person."

@@ -85,6 +85,7 @@ async def test_the_openapi_document_names_every_operation_and_documents_errors_a
         "post_message", "stream_message", "get_conversation", "post_events", "list_handoffs", "get_handoff",
         "claim_handoff", "reply_handoff", "resolve_handoff", "return_handoff", "post_marketing_message",
         "healthz", "readyz", "metrics", "console_session", "console_stream",
+        "handoff_feedback", "rate_conversation", "metrics_summary",
     }
     for path, item in doc["paths"].items():
         for method, op in item.items():

@@ -32,6 +32,10 @@ from tactful.service.models import HandoffOut
 from tactful.service.openapi import install_docs, install_openapi, operation_id
 from tactful.service.operations import Operations
 from tactful.service.outbox import HandoffOutbox
+from tactful.service.outcomes import routes as outcome_routes
+from tactful.service.outcomes.dashboard import router as dashboard_router
+from tactful.service.outcomes.gauges import OutcomeGauges
+from tactful.service.outcomes.service import open_outcomes
 from tactful.service.problems import ApiProblem, code_for_status, problem
 from tactful.service.routes import conversations, events, handoffs, health, marketing
 from tactful.service.turns import TurnService
@@ -125,6 +129,7 @@ def create_app(
     install_trace_masking(settings)  # LangSmith traces (when on) masked like the packet
     keyring = KeyRing.from_settings(settings)
     metrics = Metrics()
+    outcome_gauges = OutcomeGauges(metrics.registry)
     masker = Masker(emails=settings.mask_emails, phones=settings.mask_phones)
 
     def context_for(tenant: str) -> TurnContext:
@@ -145,6 +150,7 @@ def create_app(
                 settings, masker=masker, transport=webhook_transport, on_outcome=metrics.webhook_outcome
             )
             store = backend.store
+            outcomes = await open_outcomes(settings, store, context_for, masker, outcome_gauges, keyring.tenants)
 
             outbox = HandoffOutbox(store, webhooks, sweep_s=settings.webhook_sweep_s) if webhooks else None
 
@@ -160,6 +166,7 @@ def create_app(
                 metrics=metrics,
                 max_message_chars=settings.max_message_chars,
                 on_handoff=on_handoff if webhooks else None,
+                on_recorded=outcomes.on_turn,
             )
             ops = Operations(
                 turns=turns,
@@ -187,6 +194,7 @@ def create_app(
                 ops=ops,
                 webhooks=webhooks,
                 marketing=marketing_service,
+                outcomes=outcomes,
             )
             if outbox is not None:
                 outbox.start()  # re-sends handoff webhooks a dead worker left pending
@@ -219,7 +227,9 @@ def create_app(
     install_error_handlers(app, settings)
     for module in (conversations, events, handoffs, health, marketing):
         app.include_router(module.router)
+    app.include_router(outcome_routes.router)
     app.include_router(console_router)
+    app.include_router(dashboard_router)
     install_openapi(app)
     install_docs(app)
     return app

@@ -4,7 +4,7 @@ tenant, then the per-key rate limit)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,6 +22,9 @@ from tactful.service.turns import TurnService
 from tactful.service.webhooks import WebhookSender
 from tactful.settings import Settings
 
+if TYPE_CHECKING:
+    from tactful.service.outcomes.service import Outcomes
+
 
 @dataclass
 class Services:
@@ -35,6 +38,7 @@ class Services:
     ops: Operations
     webhooks: WebhookSender | None
     marketing: MarketingService
+    outcomes: Outcomes | None = None
 
 
 def get_services(request: Request) -> Services:

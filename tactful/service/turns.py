@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -37,6 +37,8 @@ from tactful.service.store import Store
 log = logging.getLogger("tactful.turns")
 
 HandoffHook = Callable[[str, HandoffOut], None]
+RecordedHook = Callable[[str, str, TurnResult, str], Awaitable[None]]
+"""(tenant, conversation id, result, recorded at): called once a turn is recorded."""
 
 
 def utcnow_iso() -> str:
@@ -123,6 +125,7 @@ class TurnService:
         metrics: Metrics,
         max_message_chars: int,
         on_handoff: HandoffHook | None = None,
+        on_recorded: RecordedHook | None = None,
     ) -> None:
         self.runner = runner
         self.store = store
@@ -131,6 +134,7 @@ class TurnService:
         self.metrics = metrics
         self.max_message_chars = max_message_chars
         self.on_handoff = on_handoff
+        self.on_recorded = on_recorded
         self._tasks: set[asyncio.Task[None]] = set()
 
     @staticmethod
@@ -310,6 +314,8 @@ class TurnService:
         await self.store.touch_conversation(
             tenant, conversation_id, person_id=person_id, mode=result.mode, turn=result.turn, at=at
         )
+        if self.on_recorded:
+            await self.on_recorded(tenant, conversation_id, result, at)
         if result.action == "escalate" and result.handoff:
             handoff = await self.store.create_handoff(
                 tenant,

@@ -64,7 +64,10 @@ async def reply_handoff(
     handoff_id: HandoffId, body: HumanReplyIn, tenant: TenantDep, services: ServicesDep
 ) -> HandoffOut:
     """Reply to the customer as a person: appends a ``human_agent`` message to the conversation."""
-    return await services.ops.reply(tenant, handoff_id, body)
+    handoff = await services.ops.reply(tenant, handoff_id, body)
+    if services.outcomes is not None:
+        await services.outcomes.note_reply(tenant, handoff_id)
+    return handoff
 
 
 @router.post("/{handoff_id}/resolve", response_model=HandoffOut, responses=errors(401, 404, 409, 422, 429))

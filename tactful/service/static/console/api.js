@@ -66,6 +66,8 @@ export const api = {
   claim: (id, agent) => request("POST", `/v1/handoffs/${enc(id)}/claim`, { agent }),
   reply: (id, agent, text) => request("POST", `/v1/handoffs/${enc(id)}/reply`, { agent, text }),
   resolve: (id, agent, note) => request("POST", `/v1/handoffs/${enc(id)}/resolve`, closeBody(agent, note)),
+  feedback: (id, agent, label, note) =>
+    request("POST", `/v1/handoffs/${enc(id)}/feedback`, note ? { agent, label, note } : { agent, label }),
   returnToBot: (id, agent, note) => request("POST", `/v1/handoffs/${enc(id)}/return`, closeBody(agent, note)),
 };
 

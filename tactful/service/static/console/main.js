@@ -386,6 +386,7 @@ async function onDetailClick(event) {
     $("reply-text").focus({ preventScroll: true });
     return;
   }
+  if (name === "outcome") return recordOutcome(button.dataset.label);
   const action = ACTIONS[name];
   if (!action) return;
   const note = $("close-note")?.value.trim() || undefined;
@@ -397,6 +398,33 @@ async function onDetailClick(event) {
   } catch (err) {
     if (err.status === 401) return authLost();
     await refreshDetail({ status: { kind: "error", text: `Could not ${name === "return" ? "return it" : name}: ${err.message}` } });
+  } finally {
+    setBusy(false);
+  }
+}
+
+const OUTCOME_TEXT = {
+  needed: "a person was needed",
+  automatable: "the bot could have handled it",
+  wrong_queue: "it went to the wrong queue",
+  packet_missing: "the packet was missing something",
+};
+
+// One click: resolve the handoff if it is still open, then record what the person says of it.
+async function recordOutcome(label) {
+  const note = $("close-note")?.value.trim() || undefined;
+  const handoff = state.handoff;
+  setBusy(true);
+  try {
+    if (handoff.status === "open" || handoff.status === "claimed") {
+      applyHandoff(await api.resolve(handoff.id, credentials.agent, note));
+    }
+    await api.feedback(handoff.id, credentials.agent, label, note);
+    $("close-note").value = "";
+    await refreshDetail({ status: { kind: "ok", text: `Resolved; recorded that ${OUTCOME_TEXT[label]}.` } });
+  } catch (err) {
+    if (err.status === 401) return authLost();
+    await refreshDetail({ status: { kind: "error", text: `Could not record the outcome: ${err.message}` } });
   } finally {
     setBusy(false);
   }
