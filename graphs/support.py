@@ -144,21 +144,32 @@ def after_finish(state: SupportState) -> str:
     return "human" if state.get("mode") == "human" else END
 
 
-def build_support_graph() -> StateGraph[SupportState, Any, SupportInput, SupportOutput]:
+NodeWrap = Callable[[str, Any], Any]
+
+
+def build_support_graph(
+    *, wrap: NodeWrap | None = None
+) -> StateGraph[SupportState, Any, SupportInput, SupportOutput]:
+    """The support graph's builder; ``wrap(name, node)``, when given, replaces each node (the bench times the
+    specialists inside the graph with it)."""
     g: StateGraph[SupportState, Any, SupportInput, SupportOutput] = StateGraph(
         SupportState, context_schema=RunContext, input_schema=SupportInput, output_schema=SupportOutput
     )
-    g.add_node("ingest", _resolved(ingest_node))
-    g.add_node("input_guards", _resolved(input_guard_node))
-    g.add_node("intent", _resolved(intent_node))
-    g.add_node("sentiment", _resolved(sentiment_node))
-    g.add_node("policy", _resolved(policy_node))
-    g.add_node("decision_guards", _resolved(decision_guard_node))
-    g.add_node("responder", _resolved(responder_node))
-    g.add_node("output_guard", _resolved(output_guard_node))
-    g.add_node("handoff", _resolved(handoff_node))
-    g.add_node("finish", finish_node)
-    g.add_node("human", _resolved(human_node))
+
+    def add(name: str, node: Any) -> None:
+        g.add_node(name, wrap(name, node) if wrap else node)
+
+    add("ingest", _resolved(ingest_node))
+    add("input_guards", _resolved(input_guard_node))
+    add("intent", _resolved(intent_node))
+    add("sentiment", _resolved(sentiment_node))
+    add("policy", _resolved(policy_node))
+    add("decision_guards", _resolved(decision_guard_node))
+    add("responder", _resolved(responder_node))
+    add("output_guard", _resolved(output_guard_node))
+    add("handoff", _resolved(handoff_node))
+    add("finish", finish_node)
+    add("human", _resolved(human_node))
 
     g.add_edge(START, "ingest")
     g.add_conditional_edges("ingest", after_ingest, ["input_guards", "human"])

@@ -4,6 +4,7 @@ input. Structure and sanity only: never how fast (machines are noisy)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from pathlib import Path
@@ -13,11 +14,12 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 
-from tactful.bench import burst, classifier, economy, evalspeed, load, profile, report, sections
+from tactful.bench import burst, classifier, economy, evalspeed, growth, load, profile, report, sections
 from tactful.bench.common import Target, section
 from tactful.bench.fake_openai import FakeModelConfig, FakeOpenAIServer, instance_of
 from tactful.cli import build_parser, main
 from tactful.commands.bench import command_line
+from tactful.settings import Settings
 from tests import REPO_ROOT
 
 SUPPORT_SCENARIOS = REPO_ROOT / "evals" / "scenarios" / "support"
@@ -346,3 +348,24 @@ def test_collapsed_stacks_are_grouped_by_component() -> None:
     assert summary["threads"] == {"MainThread": 0.9, "Thread-1": 0.1}
     assert profile.package_of("/x/lib/python3.11/site-packages/langgraph/pregel/main.py") == "langgraph"
     assert profile.package_of("/x/lib/python3.11/asyncio/events.py") == "asyncio"
+
+
+def test_growth_reports_checkpoint_bytes_per_turn_against_a_bare_graph_on_the_same_durability() -> None:
+    sec = growth.bench(quick=True, turns=10)
+    assert sec["status"] == "ok"
+    assert list(sec["support_kb_per_turn"]) == list(sec["bare_kb_per_turn"]) == ["1", "10"]
+    assert all(v > 0 for v in [*sec["support_kb_per_turn"].values(), *sec["bare_kb_per_turn"].values()])
+    assert sec["durability"] == Settings().durability
+    assert all(o.startswith("bot/") for o in sec["support_outcome_at_turn"].values())  # the full path every turn
+    assert sec["targets"]["max_support_kb_per_turn"]["value"] == max(sec["support_kb_per_turn"].values())
+    assert any("KB" in line for line in growth.render(sec))
+
+
+def test_overhead_times_the_specialists_inside_the_graph() -> None:
+    from tactful.bench.overhead import _in_graph
+    from tests.support_helpers import shared_context
+
+    inside = asyncio.run(_in_graph(shared_context(), turns=4))
+    for node in ("ingest", "intent", "sentiment", "policy", "responder", "output_guard", "finish"):
+        assert inside[node] > 0
+    assert inside["turn"] >= inside["nodes_total"] > 0
