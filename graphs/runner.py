@@ -10,6 +10,7 @@ from typing import Any, Literal
 from langgraph.types import RunnableConfig
 from pydantic import BaseModel, ConfigDict
 
+from tactful.agents.archive import History, history
 from tactful.agents.context import TurnContext
 from tactful.agents.state import (
     AccountContext,
@@ -178,6 +179,11 @@ class SupportRunner:
     async def values(self, conversation_id: str, *, tenant: str = "default") -> SupportState | None:
         snapshot = await self.graph.aget_state(self._config(tenant, conversation_id))
         return snapshot.values or None  # type: ignore[return-value]
+
+    async def history(self, conversation_id: str, values: SupportState, *, tenant: str = "default") -> History:
+        """The whole transcript, ``tried`` and guard log of a conversation whose state is ``values`` (the
+        archive in the graph's store, then the state's windows)."""
+        return await history(self.graph.store, thread_id(tenant, conversation_id), values)
 
     async def finish_interrupted(self, conversation_id: str, *, tenant: str = "default") -> SupportState | None:
         """Finish the turn a failure left half-done, so that it ends with a reply or a handoff (or silent, when a

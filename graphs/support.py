@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer
 from typing_extensions import TypedDict
 
+from tactful.agents.archive import archive_turn, graph_thread_id
 from tactful.agents.context import RunContext, TurnContext
 from tactful.agents.guards.nodes import (
     after_decision_guard,
@@ -127,7 +128,7 @@ async def ingest_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
     }
     if not state.get("conversation_id"):
         # A LangGraph server thread: the thread is the conversation.
-        update["conversation_id"] = str(get_config().get("configurable", {}).get("thread_id", ""))
+        update["conversation_id"] = graph_thread_id()
     return update
 
 
@@ -135,9 +136,13 @@ def after_ingest(state: SupportState) -> str:
     return "human" if state.get("mode") == "human" else "input_guards"
 
 
-async def finish_node(state: SupportState) -> dict[str, object]:
-    """Close the turn: add this turn's usage to the conversation's total."""
-    return {"usage_total": add_usage(state.get("usage_total"), state.get("usage"))}
+async def finish_node(state: SupportState, runtime: Runtime[Any]) -> dict[str, object]:
+    """Close the turn: add this turn's usage to the conversation's total; with a store, append what the turn
+    added to the transcript, ``tried`` and the guard log to the archive and trim them to their windows."""
+    update: dict[str, object] = {"usage_total": add_usage(state.get("usage_total"), state.get("usage"))}
+    if runtime.store is not None:
+        update.update(await archive_turn(runtime.store, graph_thread_id(), state))
+    return update
 
 
 def after_finish(state: SupportState) -> str:
@@ -185,5 +190,7 @@ def build_support_graph(
     return g
 
 
-def compile_support_graph(checkpointer: Checkpointer = None) -> SupportGraph:
-    return build_support_graph().compile(checkpointer=checkpointer, name="support")
+def compile_support_graph(checkpointer: Checkpointer = None, *, store: BaseStore | None = None) -> SupportGraph:
+    """The compiled support graph; with a ``store``, the growing lists live in its archive
+    (:mod:`tactful.agents.archive`) and the checkpoints keep only their windows."""
+    return build_support_graph().compile(checkpointer=checkpointer, store=store, name="support")

@@ -2,7 +2,8 @@
 conversation, against a bare LangGraph graph of the same shape on the same checkpointer and durability.
 
 Both graphs run on their own SQLite file (``AsyncSqliteSaver`` with the product's pragmas) with the product's
-durability (``Settings().durability``). After every turn the section reads what the thread holds: the bytes of
+durability (``Settings().durability``); the support graph has the service's store (the transcripts' archive)
+on its file, whose bytes are reported apart. After every turn the section reads what the thread holds: the bytes of
 its checkpoint rows (checkpoint + metadata) and of its pending writes; the difference from the previous turn is
 what that turn wrote. The conversation is the economy section's long script, cycled, on a policy whose turn
 budget is raised past the last turn, so that every turn takes the bot's full path (no handoff ends it early).
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from tactful.agents.context import TurnContext
 from tactful.bench.arguments import positive_int
@@ -43,6 +45,23 @@ async def _saver(path: Path, settings: Settings) -> AsyncIterator[AsyncSqliteSav
         await saver.setup()
         await tune_sqlite_saver(saver, settings)
         yield saver
+
+
+@asynccontextmanager
+async def _store(path: Path, settings: Settings) -> AsyncIterator[AsyncSqliteStore]:
+    """The support graph's store on the checkpointer's file, as the service opens it."""
+    async with AsyncSqliteStore.from_conn_string(str(path)) as store:
+        await store.conn.execute(f"PRAGMA synchronous={settings.sqlite_synchronous.upper()}")
+        await store.setup()
+        yield store
+
+
+def store_bytes(path: Path) -> int:
+    """Bytes of the values a SQLite store file holds (the archive)."""
+    with sqlite3.connect(path) as conn:
+        (total,) = conn.execute("SELECT COALESCE(SUM(LENGTH(value) + LENGTH(key) + LENGTH(prefix)), 0) "
+                                "FROM store").fetchone()
+    return int(total)
 
 
 def thread_bytes(path: Path, thread: str) -> tuple[int, int]:
@@ -76,17 +95,22 @@ async def measure(ctx: TurnContext, *, turns: int) -> JSON:
     at = [t for t in AT_TURNS if t <= turns] or [turns]
     support_kb: dict[int, float] = {}
     bare_kb: dict[int, float] = {}
+    archive_kb: dict[int, float] = {}
     rows_per_turn: dict[int, int] = {}
     modes: dict[int, str] = {}
     support_ms: dict[int, float] = {}
     bare_ms: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="tactful-bench-") as tmp:
         s_path, b_path = Path(tmp) / "support.db", Path(tmp) / "bare.db"
-        async with _saver(s_path, settings) as s_saver, _saver(b_path, settings) as b_saver:
-            runner = SupportRunner(compile_support_graph(s_saver), lambda tenant: ctx)
+        async with (
+            _saver(s_path, settings) as s_saver,
+            _store(s_path, settings) as s_store,
+            _saver(b_path, settings) as b_saver,
+        ):
+            runner = SupportRunner(compile_support_graph(s_saver, store=s_store), lambda tenant: ctx)
             bare = bare_graph().compile(checkpointer=b_saver)
             b_config: Any = {"configurable": {"thread_id": "bare"}}
-            s_before = b_before = 0
+            s_before = b_before = a_before = 0
             s_rows_before = 0
             for turn in range(1, turns + 1):
                 text = LONG_CONVERSATION[(turn - 1) % len(LONG_CONVERSATION)]
@@ -98,7 +122,9 @@ async def measure(ctx: TurnContext, *, turns: int) -> JSON:
                 t2 = time.perf_counter()
                 s_now, s_rows = thread_bytes(s_path, "default:growth")
                 b_now, _ = thread_bytes(b_path, "bare")
+                a_now = store_bytes(s_path)
                 if turn in at:
+                    archive_kb[turn] = round((a_now - a_before) / 1024, 2)
                     support_kb[turn] = round((s_now - s_before) / 1024, 2)
                     bare_kb[turn] = round((b_now - b_before) / 1024, 2)
                     rows_per_turn[turn] = s_rows - s_rows_before
@@ -106,9 +132,10 @@ async def measure(ctx: TurnContext, *, turns: int) -> JSON:
                     support_ms[turn] = round((t1 - t0) * 1000, 2)
                     bare_ms[turn] = round((t2 - t1) * 1000, 2)
                     progress(f"growth: turn {turn}: support {support_kb[turn]} KB, bare {bare_kb[turn]} KB")
-                s_before, b_before, s_rows_before = s_now, b_now, s_rows
+                s_before, b_before, a_before, s_rows_before = s_now, b_now, a_now, s_rows
             total_support, _ = thread_bytes(s_path, "default:growth")
             total_bare, _ = thread_bytes(b_path, "bare")
+            total_archive = store_bytes(s_path)
     base, slope = _fit(support_kb) if len(support_kb) > 1 else (next(iter(support_kb.values())), 0.0)
     bare_base, bare_slope = _fit(bare_kb) if len(bare_kb) > 1 else (next(iter(bare_kb.values())), 0.0)
     return {
@@ -117,6 +144,8 @@ async def measure(ctx: TurnContext, *, turns: int) -> JSON:
         "turns": turns,
         "support_kb_per_turn": {str(k): v for k, v in support_kb.items()},
         "bare_kb_per_turn": {str(k): v for k, v in bare_kb.items()},
+        "archive_kb_per_turn": {str(k): v for k, v in archive_kb.items()},
+        "archive_total_mb": round(total_archive / 1024 / 1024, 3),
         "support_checkpoints_per_turn": {str(k): v for k, v in rows_per_turn.items()},
         "support_outcome_at_turn": {str(k): v for k, v in modes.items()},
         "support_turn_ms": {str(k): v for k, v in support_ms.items()},
@@ -153,6 +182,7 @@ def render(sec: JSON) -> list[str]:
         [
             ["support", *sec["support_kb_per_turn"].values()],
             ["bare LangGraph", *sec["bare_kb_per_turn"].values()],
+            ["support: archive (store)", *sec.get("archive_kb_per_turn", {}).values()],
             ["support checkpoints", *sec["support_checkpoints_per_turn"].values()],
         ],
     )
