@@ -20,9 +20,10 @@ from langgraph.store.base import BaseStore
 
 from tactful.agents.state import GuardVerdict, Message, SupportState, Trim
 
-WINDOW: Mapping[str, int] = {"messages": 24, "tried": 12, "guard_log": 12}
+WINDOW: Mapping[str, int] = {"messages": 20, "tried": 8, "guard_log": 12}
 """Items each windowed list keeps in state: enough for every node that reads recent history (the sentiment
-reasoner's ten earlier user messages, the classifier's eight, the reply's history window)."""
+reasoner's ten earlier user messages, the classifier's eight, the reply's history window, the model prompt's
+six last things tried)."""
 
 PAGE = 500
 

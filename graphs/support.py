@@ -140,6 +140,8 @@ async def finish_node(state: SupportState, runtime: Runtime[Any]) -> dict[str, o
     """Close the turn: add this turn's usage to the conversation's total; with a store, append what the turn
     added to the transcript, ``tried`` and the guard log to the archive and trim them to their windows."""
     update: dict[str, object] = {"usage_total": add_usage(state.get("usage_total"), state.get("usage"))}
+    if state.get("draft"):
+        update["draft"] = ""  # released as ``reply``: not checkpointed twice
     if runtime.store is not None:
         update.update(await archive_turn(runtime.store, graph_thread_id(), state))
     return update

@@ -26,7 +26,7 @@ QUESTIONS = [
     "the export button on the dashboard does nothing",
     "how do I sign in with okta?",
 ]
-TURNS = 16  # 32 messages: past the transcript's window of 24
+TURNS = 16  # 32 messages: past the transcript's window of 20
 
 
 def runner_with(store: InMemoryStore | None) -> SupportRunner:
