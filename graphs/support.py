@@ -152,6 +152,19 @@ def after_finish(state: SupportState) -> str:
 
 
 NodeWrap = Callable[[str, Any], Any]
+Route = Callable[[SupportState], str | list[str]]
+
+
+def _async_route(route: Route) -> Callable[[SupportState], Awaitable[str | list[str]]]:
+    """A routing function as a coroutine: LangGraph runs a plain function in a worker thread (a thread hop per
+    edge, five per turn); these are cheap and never block."""
+
+    async def routed(state: SupportState) -> str | list[str]:
+        return route(state)
+
+    routed.__name__ = route.__name__
+    routed.__doc__ = route.__doc__
+    return routed
 
 
 def build_support_graph(
@@ -179,16 +192,18 @@ def build_support_graph(
     add("human", _resolved(human_node))
 
     g.add_edge(START, "ingest")
-    g.add_conditional_edges("ingest", after_ingest, ["input_guards", "human"])
-    g.add_conditional_edges("input_guards", after_input_guard, ["intent", "sentiment", "responder", "handoff"])
+    g.add_conditional_edges("ingest", _async_route(after_ingest), ["input_guards", "human"])
+    g.add_conditional_edges(
+        "input_guards", _async_route(after_input_guard), ["intent", "sentiment", "responder", "handoff"]
+    )
     g.add_edge(["intent", "sentiment"], "policy")
     g.add_edge("policy", "decision_guards")
-    g.add_conditional_edges("decision_guards", after_decision_guard, ["responder", "handoff"])
-    g.add_conditional_edges("responder", after_responder, ["output_guard", "handoff"])
-    g.add_conditional_edges("output_guard", after_output_guard, ["handoff", "finish"])
+    g.add_conditional_edges("decision_guards", _async_route(after_decision_guard), ["responder", "handoff"])
+    g.add_conditional_edges("responder", _async_route(after_responder), ["output_guard", "handoff"])
+    g.add_conditional_edges("output_guard", _async_route(after_output_guard), ["handoff", "finish"])
     g.add_edge("handoff", "finish")
-    g.add_conditional_edges("finish", after_finish, ["human", END])
-    g.add_conditional_edges("human", after_human, ["human", END])
+    g.add_conditional_edges("finish", _async_route(after_finish), ["human", END])
+    g.add_conditional_edges("human", _async_route(after_human), ["human", END])
     return g
 
 

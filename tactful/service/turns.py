@@ -80,7 +80,8 @@ class TurnHandle:
             self.queue.put_nowait(event)
 
     def finish(self, result: TurnResult) -> None:
-        self.emit(StreamEvent(type="result", data=result.model_dump(mode="json")))
+        if self.stream:
+            self.emit(StreamEvent(type="result", data=result.model_dump(mode="json")))
         self.queue.put_nowait(None)
         if not self.future.done():
             self.future.set_result(result)
@@ -276,7 +277,7 @@ class TurnService:
         context: AccountContext | None,
     ) -> TurnResult:
         result: TurnResult | None = None
-        async for event in self.runner.stream(
+        async for item in self.runner.run(
             conversation_id,
             self.masker.text(message.text),
             tenant=tenant,
@@ -284,10 +285,10 @@ class TurnService:
             context=context,
             message_id=message.message_id,
         ):
-            if event.type == "result":
-                result = TurnResult.model_validate(event.data)
+            if isinstance(item, TurnResult):
+                result = item
             else:
-                handle.emit(event)
+                handle.emit(item)
         assert result is not None
         return result
 
@@ -351,16 +352,14 @@ class TurnService:
         log.warning("conversation %s: running again a turn a crash lost", conversation_id)
         result: TurnResult | None = None
         try:
-            async for event in self.runner.stream(
+            result = await self.runner.turn(
                 conversation_id,
                 str(pending["text"]),
                 tenant=tenant,
                 events=pending.get("events") or [],
                 context=pending.get("context") or None,
                 message_id=pending.get("message_id"),
-            ):
-                if event.type == "result":
-                    result = TurnResult.model_validate(event.data)
+            )
         except Exception:
             log.exception("conversation %s: the lost turn failed again; finishing it offline", conversation_id)
             result = await self._finish_failed(tenant, conversation_id)
