@@ -14,7 +14,7 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 
-from tactful.bench import burst, classifier, economy, evalspeed, growth, load, profile, report, sections
+from tactful.bench import burst, capacity, classifier, economy, evalspeed, growth, load, profile, report, sections
 from tactful.bench.common import Target, section
 from tactful.bench.fake_openai import FakeModelConfig, FakeOpenAIServer, instance_of
 from tactful.cli import build_parser, main
@@ -369,3 +369,16 @@ def test_overhead_times_the_specialists_inside_the_graph() -> None:
     for node in ("ingest", "intent", "sentiment", "policy", "responder", "output_guard", "finish"):
         assert inside[node] > 0
     assert inside["turn"] >= inside["nodes_total"] > 0
+
+
+@pytest.mark.slow
+def test_capacity_holds_open_conversations_with_think_time_on_a_real_worker() -> None:
+    sec = capacity.bench(quick=True, steps=(3,), think_s=0.3, duration_s=1.5, database_url=None)
+    (run,) = sec["runs"]
+    assert run["database"] == "sqlite" and run["workers"] == 1
+    (step,) = run["steps"]
+    assert step["conversations"] == 3 and step["think_time_s"] == 0.3
+    assert step["turns_ok"] >= 3 and step["errors"] == 0  # every person got answers, with pauses between
+    assert step["latency_ms"]["p99"] is not None and step["offered_turns_per_s"] == 10.0
+    assert set(sec["targets"]) == {"sqlitex1.capacity"}
+    assert any("think time" in line for line in capacity.render(sec))

@@ -26,6 +26,8 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMet
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.store.memory import InMemoryStore
+from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, ReplyRequest, SentimentRequest
@@ -161,11 +163,17 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
     block = max(1, min(block, turns))
     durability = ctx.settings.durability  # the bare graph runs on the support turn's durability: like with like
     with tempfile.TemporaryDirectory(prefix="tactful-bench-") as tmp:
-        async with _saver(Path(tmp) / "support.db") as cp_a, _saver(Path(tmp) / "bare.db") as cp_b:
-            runner = SupportRunner(compile_support_graph(cp_a), lambda tenant: ctx)
+        async with (
+            _saver(Path(tmp) / "support.db") as cp_a,
+            AsyncSqliteStore.from_conn_string(str(Path(tmp) / "support.db")) as archive,
+            _saver(Path(tmp) / "bare.db") as cp_b,
+        ):
+            await archive.setup()  # the support graph keeps its transcripts' archive as the service does
+            runner = SupportRunner(compile_support_graph(cp_a, store=archive), lambda tenant: ctx)
             bare = bare_graph().compile(checkpointer=cp_b)
             # the same two graphs on an in-memory checkpointer: the difference is what SQLite costs
-            mem_runner = SupportRunner(compile_support_graph(InMemorySaver()), lambda tenant: ctx)
+            mem_runner = SupportRunner(compile_support_graph(InMemorySaver(), store=InMemoryStore()),
+                                       lambda tenant: ctx)
             mem_bare = bare_graph().compile(checkpointer=InMemorySaver())
 
             # A conversation handed to a person ends at ``ingest`` from then on (the bot stays silent): such

@@ -6,7 +6,7 @@ its name, markdown title, options and renderer. Adding one is a new module and o
 
 from __future__ import annotations
 
-from tactful.bench import burst, classifier, economy, evalspeed, growth, load, overhead
+from tactful.bench import burst, capacity, classifier, economy, evalspeed, growth, load, overhead
 from tactful.bench.common import Section
 
 SECTIONS: tuple[Section, ...] = (
@@ -17,5 +17,6 @@ SECTIONS: tuple[Section, ...] = (
     evalspeed.SECTION,
     classifier.SECTION,
     growth.SECTION,
+    capacity.SECTION,
 )
 BY_NAME = {s.name: s for s in SECTIONS}
