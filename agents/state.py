@@ -9,12 +9,14 @@ and are dumped into these shapes. Run-scoped settings (tenant, engine, policy) t
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Literal, NotRequired, TypeVar
 
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
 from tactful.agents.chat_messages import to_message
+
+T = TypeVar("T")
 
 Role = Literal["user", "bot", "human_agent", "system"]
 Mode = Literal["bot", "human"]
@@ -183,13 +185,47 @@ def merge_context(left: AccountContext | None, right: AccountContext | None) -> 
     return merged
 
 
-def append_messages(left: list[Message] | None, right: list[Message] | None) -> list[Message]:
+class Trim(TypedDict):
+    """An update item that trims a windowed list (transcript, ``tried``, guard log) to its last ``keep_last``
+    items once they are in the archive (:mod:`tactful.agents.archive`)."""
+
+    keep_last: int
+
+
+def _trim_of(item: object) -> int | None:
+    if isinstance(item, dict) and len(item) == 1 and isinstance(item.get("keep_last"), int):
+        return int(item["keep_last"])
+    return None
+
+
+def _trimmed(items: list[T], keep: int) -> list[T]:
+    return items[len(items) - keep:] if 0 <= keep < len(items) else items
+
+
+def append_or_trim(left: list[T] | None, right: list[T | Trim] | None) -> list[T]:
+    """Reducer for a windowed list: items append; a :class:`Trim` keeps only the last items."""
+    out: list[T] = list(left or [])
+    for item in right or []:
+        keep = _trim_of(item)
+        if keep is None:
+            out.append(item)  # type: ignore[arg-type]
+        else:
+            out = _trimmed(out, keep)
+    return out
+
+
+def append_messages(left: list[Message] | None, right: list[Message | Trim] | None) -> list[Message]:
     """Reducer for the transcript: messages append; a user message that arrives unstamped (``turn`` 0, as the
     runner sends it before the graph has counted the turn) gets the next turn number. LangChain-style messages
-    (``{"role": "user", "content": ...}``, a ``HumanMessage``) are read into the transcript's shape."""
+    (``{"role": "user", "content": ...}``, a ``HumanMessage``) are read into the transcript's shape. A
+    :class:`Trim` keeps only the last messages (the older ones are in the archive)."""
     out = list(left or [])
     incoming = right if isinstance(right, list) else [right] if right is not None else []
     for item in incoming:
+        keep = _trim_of(item)
+        if keep is not None:
+            out = _trimmed(out, keep)
+            continue
         message = to_message(item)
         if message["role"] == "user" and not message.get("turn"):
             message = {**message, "turn": max((m["turn"] for m in out), default=0) + 1}
@@ -207,7 +243,7 @@ def append_or_reset(left: list[GuardVerdict] | None, right: list[GuardVerdict] |
 class SupportState(TypedDict, total=False):
     conversation_id: str
     turn: int
-    messages: Annotated[list[Message], append_messages]
+    messages: Annotated[list[Message], append_messages]  # the latest messages when a store keeps the rest
     events: Annotated[list[Event], operator.add]
     new_events: list[Event]  # the events that arrived with this turn
     context: Annotated[AccountContext, merge_context]
@@ -220,8 +256,9 @@ class SupportState(TypedDict, total=False):
     sentiment: SentimentState | None
     decision: DecisionState | None
     guards: Annotated[list[GuardVerdict], append_or_reset]  # verdicts of the current turn
-    guard_log: Annotated[list[GuardVerdict], operator.add]  # every trip, whole conversation
-    tried: Annotated[list[str], operator.add]  # what the bot did, for the handoff packet
+    guard_log: Annotated[list[GuardVerdict], append_or_trim]  # trips; the latest when a store keeps the rest
+    tried: Annotated[list[str], append_or_trim]  # what the bot did, for the handoff packet (windowed likewise)
+    archived: dict[str, int]  # per windowed list: items at the front of its window already in the archive
     attempts: int  # bot answers given on the current issue
     failures: int  # signals that a bot answer did not help
     restatements: int  # times the user restated the same request

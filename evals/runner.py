@@ -20,7 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.memory import InMemoryStore
 
+from tactful.agents.archive import forget
 from tactful.agents.context import TurnContext
 from tactful.agents.state import OOS_LABEL, AccountContext, Event
 from tactful.errors import TactfulError
@@ -82,7 +84,8 @@ class EvalRunner:
         self.simulator = simulator
         self._contexts: dict[str, TurnContext] = {}
         self._saver = InMemorySaver()
-        self._support = SupportRunner(compile_support_graph(self._saver), self.context_for)
+        self._archive = InMemoryStore()
+        self._support = SupportRunner(compile_support_graph(self._saver, store=self._archive), self.context_for)
         self._marketing: Any = None
         self._marketing_error: str | None = None
 
@@ -192,7 +195,9 @@ class EvalRunner:
         return f"eval:{scenario.id}"
 
     async def _forget(self, scenario: SupportScenario) -> None:
-        await self._saver.adelete_thread(thread_id(scenario.tenant, self._conversation(scenario)))
+        thread = thread_id(scenario.tenant, self._conversation(scenario))
+        await self._saver.adelete_thread(thread)
+        await forget(self._archive, thread)
 
     async def _run_support(self, path: str, scenario: SupportScenario) -> ScenarioRun:
         now = scenario.start

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from langgraph.types import RunnableConfig
 from pydantic import BaseModel, ConfigDict
 
+from tactful.agents.archive import History, history
 from tactful.agents.context import TurnContext
 from tactful.agents.state import (
     AccountContext,
@@ -86,6 +87,13 @@ def result_from_state(conversation_id: str, values: SupportState, *, silent: boo
     )
 
 
+def silent_turn(values: SupportState) -> bool:
+    """The turn left no bot message because a person owns the conversation: it ends in ``human`` mode on the
+    customer's own message (a handoff ends on its notice)."""
+    messages = values.get("messages", [])
+    return values.get("mode") == "human" and bool(messages) and messages[-1]["role"] == "user"
+
+
 class SupportRunner:
     """Drives the support graph for any number of conversations and tenants."""
 
@@ -121,7 +129,7 @@ class SupportRunner:
             payload["context"] = context
         return payload
 
-    async def stream(
+    async def run(
         self,
         conversation_id: str,
         text: str,
@@ -130,12 +138,11 @@ class SupportRunner:
         events: Sequence[Event] = (),
         context: AccountContext | None = None,
         message_id: str | None = None,
-    ) -> AsyncIterator[StreamEvent]:
-        """Run a turn, yielding tokens and guard/handoff events as they happen, then the result."""
+    ) -> AsyncIterator[StreamEvent | TurnResult]:
+        """Run a turn, yielding tokens and guard/handoff events as they happen, then the :class:`TurnResult`
+        itself (no state read before the turn, no JSON round trip after it)."""
         ctx = self.context_for(tenant)
         config = self._config(tenant, conversation_id)
-        before = await self.graph.aget_state(config)
-        was_human = bool(before.values) and before.values.get("mode") == "human"
         payload = self._input(ctx, conversation_id, text, events, context, message_id)
         values: SupportState | None = None
         async for mode, chunk in self.graph.astream(
@@ -153,8 +160,26 @@ class SupportRunner:
                 # The chunk a pause (the handoff's interrupt) ends on also names the interrupt: not state.
                 values = {k: v for k, v in chunk.items() if k != "__interrupt__"}  # type: ignore[assignment]
         assert values is not None
-        result = result_from_state(conversation_id, values, silent=was_human)
-        yield StreamEvent(type="result", data=result.model_dump(mode="json"))
+        yield result_from_state(conversation_id, values, silent=silent_turn(values))
+
+    async def stream(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        tenant: str = "default",
+        events: Sequence[Event] = (),
+        context: AccountContext | None = None,
+        message_id: str | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Run a turn, yielding tokens and guard/handoff events as they happen, then the result."""
+        async for item in self.run(
+            conversation_id, text, tenant=tenant, events=events, context=context, message_id=message_id
+        ):
+            if isinstance(item, TurnResult):
+                yield StreamEvent(type="result", data=item.model_dump(mode="json"))
+            else:
+                yield item
 
     async def turn(
         self,
@@ -166,18 +191,23 @@ class SupportRunner:
         context: AccountContext | None = None,
         message_id: str | None = None,
     ) -> TurnResult:
-        final: dict[str, Any] | None = None
-        async for event in self.stream(
+        result: TurnResult | None = None
+        async for item in self.run(
             conversation_id, text, tenant=tenant, events=events, context=context, message_id=message_id
         ):
-            if event.type == "result":
-                final = event.data
-        assert final is not None
-        return TurnResult.model_validate(final)
+            if isinstance(item, TurnResult):
+                result = item
+        assert result is not None
+        return result
 
     async def values(self, conversation_id: str, *, tenant: str = "default") -> SupportState | None:
         snapshot = await self.graph.aget_state(self._config(tenant, conversation_id))
         return snapshot.values or None  # type: ignore[return-value]
+
+    async def history(self, conversation_id: str, values: SupportState, *, tenant: str = "default") -> History:
+        """The whole transcript, ``tried`` and guard log of a conversation whose state is ``values`` (the
+        archive in the graph's store, then the state's windows)."""
+        return await history(self.graph.store, thread_id(tenant, conversation_id), values)
 
     async def finish_interrupted(self, conversation_id: str, *, tenant: str = "default") -> SupportState | None:
         """Finish the turn a failure left half-done, so that it ends with a reply or a handoff (or silent, when a

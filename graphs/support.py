@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer
 from typing_extensions import TypedDict
 
+from tactful.agents.archive import archive_turn, graph_thread_id
 from tactful.agents.context import RunContext, TurnContext
 from tactful.agents.guards.nodes import (
     after_decision_guard,
@@ -127,7 +128,7 @@ async def ingest_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
     }
     if not state.get("conversation_id"):
         # A LangGraph server thread: the thread is the conversation.
-        update["conversation_id"] = str(get_config().get("configurable", {}).get("thread_id", ""))
+        update["conversation_id"] = graph_thread_id()
     return update
 
 
@@ -135,44 +136,78 @@ def after_ingest(state: SupportState) -> str:
     return "human" if state.get("mode") == "human" else "input_guards"
 
 
-async def finish_node(state: SupportState) -> dict[str, object]:
-    """Close the turn: add this turn's usage to the conversation's total."""
-    return {"usage_total": add_usage(state.get("usage_total"), state.get("usage"))}
+async def finish_node(state: SupportState, runtime: Runtime[Any]) -> dict[str, object]:
+    """Close the turn: add this turn's usage to the conversation's total; with a store, append what the turn
+    added to the transcript, ``tried`` and the guard log to the archive and trim them to their windows."""
+    update: dict[str, object] = {"usage_total": add_usage(state.get("usage_total"), state.get("usage"))}
+    if state.get("draft"):
+        update["draft"] = ""  # released as ``reply``: not checkpointed twice
+    if runtime.store is not None:
+        update.update(await archive_turn(runtime.store, graph_thread_id(), state))
+    return update
 
 
 def after_finish(state: SupportState) -> str:
     return "human" if state.get("mode") == "human" else END
 
 
-def build_support_graph() -> StateGraph[SupportState, Any, SupportInput, SupportOutput]:
+NodeWrap = Callable[[str, Any], Any]
+Route = Callable[[SupportState], str | list[str]]
+
+
+def _async_route(route: Route) -> Callable[[SupportState], Awaitable[str | list[str]]]:
+    """A routing function as a coroutine: LangGraph runs a plain function in a worker thread (a thread hop per
+    edge, five per turn); these are cheap and never block."""
+
+    async def routed(state: SupportState) -> str | list[str]:
+        return route(state)
+
+    routed.__name__ = route.__name__
+    routed.__doc__ = route.__doc__
+    return routed
+
+
+def build_support_graph(
+    *, wrap: NodeWrap | None = None
+) -> StateGraph[SupportState, Any, SupportInput, SupportOutput]:
+    """The support graph's builder; ``wrap(name, node)``, when given, replaces each node (the bench times the
+    specialists inside the graph with it)."""
     g: StateGraph[SupportState, Any, SupportInput, SupportOutput] = StateGraph(
         SupportState, context_schema=RunContext, input_schema=SupportInput, output_schema=SupportOutput
     )
-    g.add_node("ingest", _resolved(ingest_node))
-    g.add_node("input_guards", _resolved(input_guard_node))
-    g.add_node("intent", _resolved(intent_node))
-    g.add_node("sentiment", _resolved(sentiment_node))
-    g.add_node("policy", _resolved(policy_node))
-    g.add_node("decision_guards", _resolved(decision_guard_node))
-    g.add_node("responder", _resolved(responder_node))
-    g.add_node("output_guard", _resolved(output_guard_node))
-    g.add_node("handoff", _resolved(handoff_node))
-    g.add_node("finish", finish_node)
-    g.add_node("human", _resolved(human_node))
+
+    def add(name: str, node: Any) -> None:
+        g.add_node(name, wrap(name, node) if wrap else node)
+
+    add("ingest", _resolved(ingest_node))
+    add("input_guards", _resolved(input_guard_node))
+    add("intent", _resolved(intent_node))
+    add("sentiment", _resolved(sentiment_node))
+    add("policy", _resolved(policy_node))
+    add("decision_guards", _resolved(decision_guard_node))
+    add("responder", _resolved(responder_node))
+    add("output_guard", _resolved(output_guard_node))
+    add("handoff", _resolved(handoff_node))
+    add("finish", finish_node)
+    add("human", _resolved(human_node))
 
     g.add_edge(START, "ingest")
-    g.add_conditional_edges("ingest", after_ingest, ["input_guards", "human"])
-    g.add_conditional_edges("input_guards", after_input_guard, ["intent", "sentiment", "responder", "handoff"])
+    g.add_conditional_edges("ingest", _async_route(after_ingest), ["input_guards", "human"])
+    g.add_conditional_edges(
+        "input_guards", _async_route(after_input_guard), ["intent", "sentiment", "responder", "handoff"]
+    )
     g.add_edge(["intent", "sentiment"], "policy")
     g.add_edge("policy", "decision_guards")
-    g.add_conditional_edges("decision_guards", after_decision_guard, ["responder", "handoff"])
-    g.add_conditional_edges("responder", after_responder, ["output_guard", "handoff"])
-    g.add_conditional_edges("output_guard", after_output_guard, ["handoff", "finish"])
+    g.add_conditional_edges("decision_guards", _async_route(after_decision_guard), ["responder", "handoff"])
+    g.add_conditional_edges("responder", _async_route(after_responder), ["output_guard", "handoff"])
+    g.add_conditional_edges("output_guard", _async_route(after_output_guard), ["handoff", "finish"])
     g.add_edge("handoff", "finish")
-    g.add_conditional_edges("finish", after_finish, ["human", END])
-    g.add_conditional_edges("human", after_human, ["human", END])
+    g.add_conditional_edges("finish", _async_route(after_finish), ["human", END])
+    g.add_conditional_edges("human", _async_route(after_human), ["human", END])
     return g
 
 
-def compile_support_graph(checkpointer: Checkpointer = None) -> SupportGraph:
-    return build_support_graph().compile(checkpointer=checkpointer, name="support")
+def compile_support_graph(checkpointer: Checkpointer = None, *, store: BaseStore | None = None) -> SupportGraph:
+    """The compiled support graph; with a ``store``, the growing lists live in its archive
+    (:mod:`tactful.agents.archive`) and the checkpoints keep only their windows."""
+    return build_support_graph().compile(checkpointer=checkpointer, store=store, name="support")

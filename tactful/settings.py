@@ -62,11 +62,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     """Where the embedded SQLite database and other local files live."""
 
-    durability: Literal["sync", "async", "exit"] = "sync"
-    """When a turn's checkpoints are written: ``sync`` after every step, before the next starts (a crash between
-    steps resumes where it stopped); ``async`` after every step, while the next runs (faster; the last step's
-    write can be lost); ``exit`` once at the end of the turn (fastest, ~2.5× the turns per second on SQLite in
-    docs/benchmarks.md; a crash mid-turn reruns the turn from its ``message_id`` instead of resuming it)."""
+    durability: Literal["sync", "async", "exit"] = "exit"
+    """When a turn's checkpoints are written: ``exit`` once at the end of the turn (the default: one checkpoint
+    per turn; the service logs each turn before its graph runs, so a turn a crash stops is run again from the
+    log before the conversation's next message — never lost, never twice); ``sync`` after every step, before
+    the next starts (a crash between steps resumes where it stopped; ~10 checkpoints per turn); ``async`` after
+    every step, while the next runs (the last step's write can be lost). See docs/benchmarks.md."""
 
     sqlite_synchronous: Literal["normal", "full"] = "normal"
     """SQLite's ``synchronous`` pragma for the embedded database (WAL mode). ``normal`` syncs the log at WAL

@@ -4,6 +4,7 @@ input. Structure and sanity only: never how fast (machines are noisy)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from pathlib import Path
@@ -13,11 +14,12 @@ import openai
 import pytest
 from pydantic import BaseModel, Field
 
-from tactful.bench import burst, classifier, economy, evalspeed, load, profile, report, sections
+from tactful.bench import burst, capacity, classifier, economy, evalspeed, growth, load, profile, report, sections
 from tactful.bench.common import Target, section
 from tactful.bench.fake_openai import FakeModelConfig, FakeOpenAIServer, instance_of
 from tactful.cli import build_parser, main
 from tactful.commands.bench import command_line
+from tactful.settings import Settings
 from tests import REPO_ROOT
 
 SUPPORT_SCENARIOS = REPO_ROOT / "evals" / "scenarios" / "support"
@@ -346,3 +348,37 @@ def test_collapsed_stacks_are_grouped_by_component() -> None:
     assert summary["threads"] == {"MainThread": 0.9, "Thread-1": 0.1}
     assert profile.package_of("/x/lib/python3.11/site-packages/langgraph/pregel/main.py") == "langgraph"
     assert profile.package_of("/x/lib/python3.11/asyncio/events.py") == "asyncio"
+
+
+def test_growth_reports_checkpoint_bytes_per_turn_against_a_bare_graph_on_the_same_durability() -> None:
+    sec = growth.bench(quick=True, turns=10)
+    assert sec["status"] == "ok"
+    assert list(sec["support_kb_per_turn"]) == list(sec["bare_kb_per_turn"]) == ["1", "10"]
+    assert all(v > 0 for v in [*sec["support_kb_per_turn"].values(), *sec["bare_kb_per_turn"].values()])
+    assert sec["durability"] == Settings().durability
+    assert all(o.startswith("bot/") for o in sec["support_outcome_at_turn"].values())  # the full path every turn
+    assert sec["targets"]["max_support_kb_per_turn"]["value"] == max(sec["support_kb_per_turn"].values())
+    assert any("KB" in line for line in growth.render(sec))
+
+
+def test_overhead_times_the_specialists_inside_the_graph() -> None:
+    from tactful.bench.overhead import _in_graph
+    from tests.support_helpers import shared_context
+
+    inside = asyncio.run(_in_graph(shared_context(), turns=4))
+    for node in ("ingest", "intent", "sentiment", "policy", "responder", "output_guard", "finish"):
+        assert inside[node] > 0
+    assert inside["turn"] >= inside["nodes_total"] > 0
+
+
+@pytest.mark.slow
+def test_capacity_holds_open_conversations_with_think_time_on_a_real_worker() -> None:
+    sec = capacity.bench(quick=True, steps=(3,), think_s=0.3, duration_s=1.5, database_url=None)
+    (run,) = sec["runs"]
+    assert run["database"] == "sqlite" and run["workers"] == 1
+    (step,) = run["steps"]
+    assert step["conversations"] == 3 and step["think_time_s"] == 0.3
+    assert step["turns_ok"] >= 3 and step["errors"] == 0  # every person got answers, with pauses between
+    assert step["latency_ms"]["p99"] is not None and step["offered_turns_per_s"] == 10.0
+    assert set(sec["targets"]) == {"sqlitex1.capacity"}
+    assert any("think time" in line for line in capacity.render(sec))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
+from tactful.agents.archive import graph_thread_id, history
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, ReplyRequest, SummaryRequest
 from tactful.agents.guards.redact import mask
@@ -107,8 +108,9 @@ async def handoff_node(state: SupportState, runtime: Runtime[TurnContext]) -> di
     intent = await issue_intent(ctx, state)
     sentiment = state.get("sentiment")
     context = state.get("context", {})
-    messages = state.get("messages", [])
-    tried = [*state.get("tried", []), *ctx.notes.events(state.get("events", [])[-5:])]
+    whole = await history(runtime.store, graph_thread_id(), state)
+    messages = whole["messages"]
+    tried = [*whole["tried"], *ctx.notes.events(state.get("events", [])[-5:])]
     summary = await ctx.engine.summarize(
         SummaryRequest(
             turn_key=f"{state.get('conversation_id', '')}:{turn}:handoff",

@@ -69,6 +69,11 @@ def to_state(ctx: TurnContext, result: IntentResult, *, source: str | None = Non
     }
 
 
+INTENT_HISTORY = 24
+"""Top labels kept in ``intent_history`` (the policy reads the last two): the state does not grow with the
+conversation."""
+
+
 async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
     ctx = runtime.context
     text = state["messages"][-1]["text"]
@@ -125,7 +130,7 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
             if hinted:
                 intent = hinted
 
-    history = [*state.get("intent_history", []), intent["label"]]
+    history = [*state.get("intent_history", []), intent["label"]][-INTENT_HISTORY:]
     update.update({"intent": intent, "intent_history": history, "act": act})
     if not intent["out_of_scope"] and intent["label"] not in NOT_AN_ISSUE:
         update["issue"] = intent

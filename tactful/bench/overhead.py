@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,8 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMet
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.store.memory import InMemoryStore
+from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, ReplyRequest, SentimentRequest
@@ -35,7 +38,7 @@ from tactful.bench.common import JSON, Section, Target, progress, section
 from tactful.bench.markdown import fmt, table
 from tactful.graphs.checkpoint import tune_sqlite_saver
 from tactful.graphs.runner import SupportRunner
-from tactful.graphs.support import compile_support_graph
+from tactful.graphs.support import build_support_graph, compile_support_graph
 from tactful.settings import Settings
 
 TARGET_RATIO = 2.0
@@ -119,7 +122,7 @@ async def _saver(path: Path) -> AsyncIterator[TimedSqliteSaver]:
         yield saver
 
 
-def _bare_graph() -> StateGraph[Any, Any, Any, Any]:
+def bare_graph() -> StateGraph[Any, Any, Any, Any]:
     """Same nodes and edges (conditional ones included) as the support graph; every node returns nothing."""
     g: StateGraph[Any, Any, Any, Any] = StateGraph(SupportState)
 
@@ -158,13 +161,20 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
     """Raw figures: per-turn times of both graphs, the ratio and the split (microseconds)."""
     per_conv = max(1, turns // conversations)
     block = max(1, min(block, turns))
+    durability = ctx.settings.durability  # the bare graph runs on the support turn's durability: like with like
     with tempfile.TemporaryDirectory(prefix="tactful-bench-") as tmp:
-        async with _saver(Path(tmp) / "support.db") as cp_a, _saver(Path(tmp) / "bare.db") as cp_b:
-            runner = SupportRunner(compile_support_graph(cp_a), lambda tenant: ctx)
-            bare = _bare_graph().compile(checkpointer=cp_b)
+        async with (
+            _saver(Path(tmp) / "support.db") as cp_a,
+            AsyncSqliteStore.from_conn_string(str(Path(tmp) / "support.db")) as archive,
+            _saver(Path(tmp) / "bare.db") as cp_b,
+        ):
+            await archive.setup()  # the support graph keeps its transcripts' archive as the service does
+            runner = SupportRunner(compile_support_graph(cp_a, store=archive), lambda tenant: ctx)
+            bare = bare_graph().compile(checkpointer=cp_b)
             # the same two graphs on an in-memory checkpointer: the difference is what SQLite costs
-            mem_runner = SupportRunner(compile_support_graph(InMemorySaver()), lambda tenant: ctx)
-            mem_bare = _bare_graph().compile(checkpointer=InMemorySaver())
+            mem_runner = SupportRunner(compile_support_graph(InMemorySaver(), store=InMemoryStore()),
+                                       lambda tenant: ctx)
+            mem_bare = bare_graph().compile(checkpointer=InMemorySaver())
 
             # A conversation handed to a person ends at ``ingest`` from then on (the bot stays silent): such
             # turns would make the support graph look cheap, so a handed-off conversation is replaced by a new one.
@@ -182,7 +192,8 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
             async def bare_turn(i: int) -> object:
                 conv = f"c{i // per_conv}"
                 msg = {"role": "user", "text": MESSAGES[i % len(MESSAGES)], "turn": 0, "at": ""}
-                return await bare.ainvoke({"messages": [msg]}, {"configurable": {"thread_id": conv}})
+                return await bare.ainvoke({"messages": [msg]}, {"configurable": {"thread_id": conv}},
+                                          durability=durability)
 
             mem_generation: Counter[int] = Counter()
 
@@ -195,12 +206,13 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
 
             async def mem_bare_turn(i: int) -> object:
                 msg = {"role": "user", "text": MESSAGES[i % len(MESSAGES)], "turn": 0, "at": ""}
-                return await mem_bare.ainvoke({"messages": [msg]}, {"configurable": {"thread_id": f"c{i // per_conv}"}})
+                return await mem_bare.ainvoke({"messages": [msg]}, {"configurable": {"thread_id": f"c{i // per_conv}"}},
+                                              durability=durability)
 
             # warm-up on a conversation of its own (lazy imports, first statements prepared)
             await runner.turn("warm-up", MESSAGES[0])
             await bare.ainvoke({"messages": [{"role": "user", "text": "hi", "turn": 0, "at": ""}]},
-                               {"configurable": {"thread_id": "warm-up"}})
+                               {"configurable": {"thread_id": "warm-up"}}, durability=durability)
             await mem_support_turn(0)
             await mem_bare_turn(0)
             cp_a.reset()
@@ -234,6 +246,7 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
             }
 
     concurrent = await _concurrent(ctx, turns=max(40, turns // 4))
+    in_graph = await _in_graph(ctx, turns=max(50, turns // 2))
     split = await _split(ctx, n=max(200, turns // 2))
     # what SQLite adds to a support turn (writes, plus the reads it makes at the start of a turn)
     split["checkpoint_writes"] = round(
@@ -255,6 +268,7 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
         "bare_us_per_node": round(bare_s * 1e6 / nodes, 1),
         "added_us_per_turn": round((support_s - bare_s) * 1e6, 1),
         "split_us": split,
+        "in_graph_us": in_graph,
         "checkpoint": checkpoint,
         "concurrent": concurrent,
     }
@@ -291,6 +305,42 @@ async def _concurrent(ctx: TurnContext, *, turns: int, conversations: int = 8) -
             sqlite = await rate(SupportRunner(compile_support_graph(saver), lambda tenant: ctx), saver, "s")
     memory = await rate(SupportRunner(compile_support_graph(InMemorySaver()), lambda tenant: ctx), None, "m")
     return {"conversations": conversations, "sqlite": sqlite, "in_memory": memory}
+
+
+async def _in_graph(ctx: TurnContext, *, turns: int) -> dict[str, float]:
+    """Mean microseconds per turn of each node's own work measured inside the real support graph (in memory),
+    and the rest of the turn (LangGraph's runtime, the runner): the split that calls the specialists directly
+    leaves out what they cost where they run."""
+    spent: dict[str, float] = defaultdict(float)
+
+    def wrap(name: str, node: Any) -> Any:
+        takes_runtime = "runtime" in inspect.signature(node).parameters
+
+        async def timed(state: Any, runtime: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await node(state, runtime) if takes_runtime else await node(state)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        timed.__name__ = name
+        return timed
+
+    runner = SupportRunner(build_support_graph(wrap=wrap).compile(checkpointer=InMemorySaver()), lambda t: ctx)
+    await runner.turn("warm-up", MESSAGES[0])
+    spent.clear()
+    start = time.perf_counter()
+    generation = 0
+    for i in range(turns):
+        result = await runner.turn(f"g{i // 10}.{generation}", MESSAGES[i % len(MESSAGES)])
+        if result.mode == "human":
+            generation += 1
+    total = time.perf_counter() - start
+    out = {name: round(s / turns * 1e6, 1) for name, s in sorted(spent.items())}
+    out["nodes_total"] = round(sum(spent.values()) / turns * 1e6, 1)
+    out["turn"] = round(total / turns * 1e6, 1)
+    out["runtime_and_rest"] = round(out["turn"] - out["nodes_total"], 1)
+    return out
 
 
 async def _split(ctx: TurnContext, *, n: int) -> dict[str, float]:
@@ -364,6 +414,11 @@ def render(sec: JSON) -> list[str]:
             f"{fmt(cp.get('support_write_us_per_turn'))} µs of each support turn.",
             "",
         ]
+    inside = sec.get("in_graph_us")
+    if inside:
+        lines += ["Inside the support graph (µs per turn, in memory; each node's own work, then LangGraph and the "
+                  "runner):", ""]
+        lines += table(list(inside), [list(inside.values())])
     conc = sec.get("concurrent")
     if conc:
         lines += [

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.memory import InMemoryStore
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -114,7 +115,7 @@ async def _run(args: argparse.Namespace) -> int:
     settings = load_settings(**overrides)
     install_trace_masking(settings)
     ctx = build_context(settings)
-    runner = SupportRunner(compile_support_graph(InMemorySaver()), lambda tenant: ctx)
+    runner = SupportRunner(compile_support_graph(InMemorySaver(), store=InMemoryStore()), lambda tenant: ctx)
     context = load_context_file(args.context) if args.context else None
     conversation = args.conversation or uuid.uuid4().hex[:12]
     console = Console(stderr=False)

@@ -145,7 +145,7 @@ def create_app(
                 keyring.default_tenant,
             )
         async with open_backend(settings) as backend, open_limiter(settings, backend) as limiter:
-            runner = SupportRunner(compile_support_graph(backend.checkpointer), context_for)
+            runner = SupportRunner(compile_support_graph(backend.checkpointer, store=backend.archive), context_for)
             webhooks = WebhookSender.from_settings(
                 settings, masker=masker, transport=webhook_transport, on_outcome=metrics.webhook_outcome
             )

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from tactful.graphs.checkpoint import migration_lock, open_checkpointer, open_postgres_pool, sqlite_path
 from tactful.service.locks import AdvisoryLocks, ConversationLocks, file_locks_or_in_process
@@ -24,6 +27,7 @@ class Backend:
     checkpointer: BaseCheckpointSaver[str]
     store: Store
     locks: ConversationLocks
+    archive: BaseStore  # the support graph's store: the transcripts' archive (tactful.agents.archive)
 
 
 @asynccontextmanager
@@ -36,32 +40,39 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
             open_checkpointer(settings, pool=pool) as saver,
         ):
             store = Store(PostgresDatabase(pool), held_events_max_age_s=settings.held_events_max_age_h * 3600)
+            archive = AsyncPostgresStore(pool)
             async with migration_lock(settings):
                 await store.setup()
+                await archive.setup()
             locks = ConversationLocks(
                 AdvisoryLocks(lock_pool),
                 namespace=settings.database_schema or "",
                 timeout_s=settings.turn_lock_timeout_s,
             )
             try:
-                yield Backend("postgres", saver, store, locks)
+                yield Backend("postgres", saver, store, locks, archive)
             finally:
                 await locks.aclose()
         return
     path = sqlite_path(settings)
-    async with open_checkpointer(settings) as saver:
+    async with (
+        open_checkpointer(settings) as saver,
+        AsyncSqliteStore.from_conn_string(str(path)) as sqlite_archive,
+    ):
+        await sqlite_archive.conn.execute(f"PRAGMA synchronous={settings.sqlite_synchronous.upper()}")
         db = await SqliteDatabase.open(path, synchronous=settings.sqlite_synchronous)
         try:
             store = Store(db, held_events_max_age_s=settings.held_events_max_age_h * 3600)
             async with migration_lock(settings):
                 await store.setup()
+                await sqlite_archive.setup()
             locks = ConversationLocks(
                 file_locks_or_in_process(Path(settings.data_dir) / "tactful.locks"),
                 namespace=str(path.resolve()),
                 timeout_s=settings.turn_lock_timeout_s,
             )
             try:
-                yield Backend("sqlite", saver, store, locks)
+                yield Backend("sqlite", saver, store, locks, sqlite_archive)
             finally:
                 await locks.aclose()
         finally:

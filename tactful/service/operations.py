@@ -129,7 +129,7 @@ class Operations:
             conversation_id=conversation_id,
             mode=values.get("mode", "bot"),
             turn=values.get("turn", 0),
-            messages=values.get("messages", []),
+            messages=(await self.runner.history(conversation_id, values, tenant=tenant))["messages"],
             state=state,
             decisions=decisions,
             handoffs=await self.store.handoffs(tenant, conversation_id=conversation_id, limit=1000),

@@ -84,6 +84,14 @@ SCHEMA = [
         handoff_id TEXT PRIMARY KEY,
         leased_until TEXT NOT NULL)""",
     """CREATE INDEX IF NOT EXISTS tactful_handoffs_webhook ON tactful_handoffs (webhook, created_at)""",
+    # the turn under way per conversation, written before its graph runs: the write-ahead log that lets a turn
+    # a crash lost (durability ``exit`` checkpoints only at the end of a turn) run again (tactful/service/turns.py)
+    """CREATE TABLE IF NOT EXISTS tactful_pending_turns (
+        tenant TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, conversation_id))""",
 ]
 
 
@@ -234,6 +242,28 @@ class Store:
                 result.model_dump_json(),
                 at,
             ),
+        )
+
+    async def begin_turn(self, tenant: str, conversation_id: str, request: dict[str, Any], *, at: str) -> None:
+        """Log the turn about to run (one per conversation: turns of a conversation run one at a time)."""
+        await self.db.execute(
+            "INSERT INTO tactful_pending_turns (tenant, conversation_id, request, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (tenant, conversation_id) DO UPDATE SET request = excluded.request, "
+            "created_at = excluded.created_at",
+            (tenant, conversation_id, json.dumps(request), at),
+        )
+
+    async def pending_turn(self, tenant: str, conversation_id: str) -> dict[str, Any] | None:
+        """The logged turn of a conversation that has not been recorded (a crash stopped it), if any."""
+        rows = await self.db.fetchall(
+            "SELECT request FROM tactful_pending_turns WHERE tenant = ? AND conversation_id = ?",
+            (tenant, conversation_id),
+        )
+        return dict(json.loads(rows[0]["request"])) if rows else None
+
+    async def end_turn(self, tenant: str, conversation_id: str) -> None:
+        await self.db.execute(
+            "DELETE FROM tactful_pending_turns WHERE tenant = ? AND conversation_id = ?", (tenant, conversation_id)
         )
 
     async def turns(self, tenant: str, conversation_id: str) -> list[StoredTurn]:

@@ -21,8 +21,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from langgraph.types import RunnableConfig
+from langgraph.types import RunnableConfig, StateSnapshot
 
 from tactful.agents.state import AccountContext, Event, SupportState
 from tactful.errors import ConversationBusyError, TactfulError, WorkerBusyError
@@ -81,7 +82,8 @@ class TurnHandle:
             self.queue.put_nowait(event)
 
     def finish(self, result: TurnResult) -> None:
-        self.emit(StreamEvent(type="result", data=result.model_dump(mode="json")))
+        if self.stream:
+            self.emit(StreamEvent(type="result", data=result.model_dump(mode="json")))
         self.queue.put_nowait(None)
         if not self.future.done():
             self.future.set_result(result)
@@ -226,12 +228,16 @@ class TurnService:
         person = str(context["account_id"]) if context and context.get("account_id") else None
         held: list[Event] = []
         held_context: AccountContext = {}
-        streamed = False
+        streamed = logged = False
         try:
             if person:  # events that arrived before the person had a conversation
                 held, held_context = await self.store.take_person_events(tenant, person)
                 events = [*held, *events]
                 context = {**held_context, **(context or {})}
+            request = {"text": self.masker.text(message.text), "message_id": message.message_id,
+                       "events": events, "context": context, "fingerprint": fingerprint, "person_id": person}
+            await self.store.begin_turn(tenant, conversation_id, request, at=utcnow_iso())
+            logged = True
             try:
                 result = await self._stream_turn(handle, tenant, conversation_id, message, events, context)
             except Exception:
@@ -248,7 +254,11 @@ class TurnService:
             )
             self.metrics.observe_turn(tenant, result, time.perf_counter() - started)
         except BaseException as exc:
-            if person and (held or held_context) and not streamed:
+            # Cancelled (a shutdown): the logged turn runs again before the conversation's next operation.
+            rerun = logged and not isinstance(exc, Exception)
+            if logged and not rerun:
+                await self.store.end_turn(tenant, conversation_id)
+            if person and (held or held_context) and not streamed and not rerun:
                 await self.store.hold_person_events(  # the graph never got to them: keep them for the next turn
                     tenant, person, events=held, context=held_context, at=utcnow_iso()
                 )
@@ -271,7 +281,7 @@ class TurnService:
         context: AccountContext | None,
     ) -> TurnResult:
         result: TurnResult | None = None
-        async for event in self.runner.stream(
+        async for item in self.runner.run(
             conversation_id,
             self.masker.text(message.text),
             tenant=tenant,
@@ -279,10 +289,10 @@ class TurnService:
             context=context,
             message_id=message.message_id,
         ):
-            if event.type == "result":
-                result = TurnResult.model_validate(event.data)
+            if isinstance(item, TurnResult):
+                result = item
             else:
-                handle.emit(event)
+                handle.emit(item)
         assert result is not None
         return result
 
@@ -308,6 +318,9 @@ class TurnService:
         if not answered(result):
             raise UnansweredTurnError(f"conversation {conversation_id}: turn {result.turn} has no reply")
         at = utcnow_iso()
+        # The turn's checkpoint holds it now: a crash from here on is recovered from the checkpoint (reconcile),
+        # so the log ends before the record is written, never after (a turn is never run twice).
+        await self.store.end_turn(tenant, conversation_id)
         await self.store.record_turn(
             tenant, conversation_id, result, message_id=message_id, request_hash=fingerprint, at=at
         )
@@ -331,12 +344,44 @@ class TurnService:
     # ------------------------------------------------------------------ recovery
 
     async def reconcile(self, tenant: str, conversation_id: str) -> None:
-        """Finish a turn a crash interrupted, and record a finished turn whose record is missing."""
+        """Finish a turn a crash interrupted, record a finished turn whose record is missing, and run again a
+        logged turn a crash lost before its graph checkpointed it."""
+        snapshot = await self.runner.graph.aget_state(self.config(tenant, conversation_id))
+        if snapshot.values:
+            await self._reconcile_checkpoint(tenant, conversation_id, snapshot)
+        pending = await self.store.pending_turn(tenant, conversation_id)
+        if pending is not None:
+            await self._rerun(tenant, conversation_id, pending)
+
+    async def _rerun(self, tenant: str, conversation_id: str, pending: dict[str, Any]) -> None:
+        """Run a logged turn that left no checkpoint (a crash before the end of its graph) and record it."""
+        log.warning("conversation %s: running again a turn a crash lost", conversation_id)
+        result: TurnResult | None = None
+        try:
+            result = await self.runner.turn(
+                conversation_id,
+                str(pending["text"]),
+                tenant=tenant,
+                events=pending.get("events") or [],
+                context=pending.get("context") or None,
+                message_id=pending.get("message_id"),
+            )
+        except Exception:
+            log.exception("conversation %s: the lost turn failed again; finishing it offline", conversation_id)
+            result = await self._finish_failed(tenant, conversation_id)
+        assert result is not None
+        await self._record(
+            tenant,
+            conversation_id,
+            result,
+            message_id=pending.get("message_id"),
+            fingerprint=pending.get("fingerprint"),
+            person_id=pending.get("person_id"),
+        )
+
+    async def _reconcile_checkpoint(self, tenant: str, conversation_id: str, snapshot: StateSnapshot) -> None:
         graph = self.runner.graph
         config = self.config(tenant, conversation_id)
-        snapshot = await graph.aget_state(config)
-        if not snapshot.values:
-            return
         silent: bool | None = None
         # A thread waiting for a person (the handoff's interrupt) is paused on purpose, not interrupted by a crash.
         if snapshot.next and not snapshot.interrupts:
