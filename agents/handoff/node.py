@@ -9,6 +9,7 @@ from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
 from tactful.agents.context import TurnContext
+from tactful.agents.engine.offload import off_loop
 from tactful.agents.engine.seam import IntentRequest, ReplyRequest, SummaryRequest
 from tactful.agents.guards.redact import mask
 from tactful.agents.guards.rules import SENSITIVE_REASON
@@ -92,7 +93,8 @@ async def issue_intent(ctx: TurnContext, state: SupportState) -> IntentState | N
     if intent is None:
         said = [m["text"] for m in state.get("messages", []) if m["role"] == "user"]
         if said:
-            result = ctx.offline.classify_now(
+            result = await off_loop(
+                ctx.offline.classify_now,
                 IntentRequest(turn_key=f"{state.get('conversation_id', '')}:handoff-intent", text=said[-1])
             )
             return to_state(ctx, result)

@@ -16,6 +16,7 @@ from typing import Literal
 
 from langgraph.types import Command
 
+from tactful.agents.engine.offload import off_loop
 from tactful.agents.engine.seam import SentimentRequest
 from tactful.agents.handoff.human import HumanAnswer, answer_update
 from tactful.agents.state import AccountContext, Event, SentimentState, SupportState
@@ -161,7 +162,7 @@ class Operations:
                 update["events"] = arriving
             if context:
                 update["context"] = context
-            sentiment = self._reassess(tenant, values, [*values.get("events", []), *arriving], context)
+            sentiment = await self._reassess(tenant, values, [*values.get("events", []), *arriving], context)
             if sentiment is not None:
                 update["sentiment"] = sentiment
             await self._update(tenant, conversation_id, update)
@@ -196,7 +197,7 @@ class Operations:
             conversation_id=None, turn=0, events_added=len(events), events_held=held, context=context, sentiment=None
         )
 
-    def _reassess(
+    async def _reassess(
         self, tenant: str, values: SupportState, events: list[Event], context: AccountContext
     ) -> SentimentState | None:
         """The current turn's sentiment re-scored with the new events (offline reasoner; no model call)."""
@@ -217,7 +218,7 @@ class Operations:
             channel=str(merged["channel"]) if merged.get("channel") else None,
             device=str(merged["device"]) if merged.get("device") else None,
         )
-        return ctx.offline.assess_now(request).state
+        return (await off_loop(ctx.offline.assess_now, request)).state
 
     # ------------------------------------------------------------------ handoffs
 
