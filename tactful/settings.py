@@ -185,8 +185,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, pattern=r"^rediss?://")
     """Redis for the rate limit's buckets (``redis://host:6379/0``); default: the service's database."""
     ops_require_key: bool | None = None
-    """``/metrics`` and ``/readyz`` answer only with an API key (any tenant's): they name tenants and count them.
-    Default: on when API keys are configured, off in single-tenant mode. ``/healthz`` never needs one."""
+    """``/metrics`` answers only with an API key (any tenant's), and ``/readyz`` leaves out the tenant count without
+    one (a keyless probe still works). Default: on when API keys are configured. ``/healthz`` never needs a key."""
     turn_lock_timeout_s: float = Field(default=30.0, gt=0.0)
     """How long a message waits for an earlier turn of the same conversation to finish before 409."""
     mask_emails: bool = False
