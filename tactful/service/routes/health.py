@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tactful.service.deps import OpsAccessDep, ServicesDep
+from tactful.service.deps import OpsAccessDep, OptionalOpsAccessDep, ServicesDep
 from tactful.service.models import Health
 from tactful.service.problems import ApiProblem
 
@@ -25,7 +25,7 @@ async def healthz() -> Health:
     summary="Ready: policies loaded, database answering",
     responses={503: {"description": "not ready"}},
 )
-async def readyz(services: ServicesDep, ops_access: OpsAccessDep) -> Health:
+async def readyz(services: ServicesDep, ops_access: OptionalOpsAccessDep) -> Health:
     try:
         await services.backend.store.ping()
     except Exception as exc:
