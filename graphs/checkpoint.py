@@ -112,6 +112,27 @@ async def open_postgres_pool(
         await pool.close()
 
 
+MIGRATION_LOCK_POLL_S = 0.2
+MIGRATION_LOCK_TIMEOUT_S = 300.0
+
+
+async def _poll_advisory_lock(conn: AsyncConnection[DictRow], key: int) -> None:
+    """Take the session advisory lock ``key`` by polling ``pg_try_advisory_lock``, never by a waiting
+    ``pg_advisory_lock``: a waiting statement is an open transaction, and the lock holder's
+    ``CREATE INDEX CONCURRENTLY`` (LangGraph's migrations) waits for every open transaction to end — a deadlock
+    through this process that PostgreSQL cannot see. Between polls this connection holds no transaction."""
+    deadline = time.monotonic() + MIGRATION_LOCK_TIMEOUT_S
+    while True:
+        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,))).fetchone()
+        if row and row["got"]:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"the PostgreSQL migration lock was held by another worker for over {MIGRATION_LOCK_TIMEOUT_S:.0f} s"
+            )
+        await asyncio.sleep(MIGRATION_LOCK_POLL_S)
+
+
 @asynccontextmanager
 async def migration_lock(settings: Settings) -> AsyncIterator[None]:
     """Serialize start-up migrations (schema, tables) across processes sharing one database: an advisory lock
@@ -135,7 +156,7 @@ async def migration_lock(settings: Settings) -> AsyncIterator[None]:
     kwargs.pop("options", None)  # the schema may not exist yet
     conn = await AsyncConnection.connect(settings.database_url, **kwargs)
     try:
-        await conn.execute("SELECT pg_advisory_lock(%s)", (advisory_key("tactful", "migrations"),))
+        await _poll_advisory_lock(conn, advisory_key("tactful", "migrations"))
         if settings.database_schema:
             await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
         yield

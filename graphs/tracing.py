@@ -24,7 +24,9 @@ def trace_anonymizer(settings: Settings) -> Any:
     """A LangSmith anonymizer: every string anywhere in a run's inputs and outputs, masked."""
 
     def replace(text: str, path: list[str | int]) -> str:
-        return mask(text, emails=settings.mask_emails, phones=settings.mask_phones)
+        return mask(
+            text, emails=settings.mask_emails, phones=settings.mask_phones, phone_regions=settings.mask_phone_regions
+        )
 
     return create_anonymizer(replace)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+import phonenumbers
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tactful.resources import POLICY_DIR, PROMPTS_DIR
@@ -20,6 +21,13 @@ EngineName = Literal["offline", "openai", "scripted"]
 
 
 ENV_FILE = ".env"
+
+
+def _phone_regions(regions: list[str]) -> list[str]:
+    unknown = [r for r in regions if r.upper() not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise ValueError(f"unknown phone region(s) {', '.join(unknown)}: use ISO 3166 codes such as US, GB, DE")
+    return [r.upper() for r in regions]
 
 
 class _TactfulDotEnv(DotEnvSettingsSource):
@@ -177,12 +185,20 @@ class Settings(BaseSettings):
     """Requests a key may send at once before the per-minute rate applies."""
     redis_url: str | None = Field(default=None, pattern=r"^rediss?://")
     """Redis for the rate limit's buckets (``redis://host:6379/0``); default: the service's database."""
+    ops_require_key: bool | None = None
+    """``/metrics`` answers only with an API key (any tenant's), and ``/readyz`` leaves out the tenant count without
+    one (a keyless probe still works). Default: on when API keys are configured. ``/healthz`` never needs a key."""
     turn_lock_timeout_s: float = Field(default=30.0, gt=0.0)
     """How long a message waits for an earlier turn of the same conversation to finish before 409."""
     mask_emails: bool = False
     """Also mask e-mail addresses in stored transcripts, handoff packets, logs and webhooks."""
     mask_phones: bool = False
     """Also mask phone numbers in stored transcripts, handoff packets, logs and webhooks."""
+    mask_phone_regions: Annotated[list[str], AfterValidator(_phone_regions)] = Field(
+        default_factory=lambda: ["US", "GB"]
+    )
+    """With ``mask_phones``: the regions (ISO 3166 codes, e.g. ``'["DE", "FR"]'``) whose *national* phone formats
+    are recognised, like ``(020) 7946 0958``; numbers in international format (``+33 1 23 45 67 89``) always are."""
     held_events_max_age_h: float = Field(default=72.0, gt=0.0)
     """Events for a person with no conversation yet are kept this long for their first message, then dropped."""
     opentelemetry: bool = False

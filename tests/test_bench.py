@@ -151,7 +151,7 @@ def test_bad_only_is_one_clear_line_and_exit_2(
     assert code == 2 and stdout == ""
     assert stderr.strip().splitlines() == [f"tactful: error: {stderr.split('error: ', 1)[1].strip()}"]
     assert message in stderr and "Traceback" not in stderr
-    assert "overhead, economy, load, burst, evalspeed, classifier" in stderr
+    assert "overhead, economy, load, burst, eventloop, evalspeed, classifier" in stderr
 
 
 @pytest.mark.parametrize("argv", [["--load-steps", "0,5"], ["--turns", "-3"], ["--load-duration", "x"]])

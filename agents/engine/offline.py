@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 
+from tactful.agents.engine.offload import off_loop
 from tactful.agents.engine.seam import (
     CopyRequest,
     CopyResult,
@@ -117,10 +118,10 @@ class OfflineEngine:
     # ------------------------------------------------------------------ Engine
 
     async def classify(self, request: IntentRequest) -> IntentResult:
-        return self.classify_now(request)
+        return await off_loop(self.classify_now, request)
 
     async def assess(self, request: SentimentRequest) -> SentimentResult:
-        return self.assess_now(request)
+        return await off_loop(self.assess_now, request)
 
     async def draft(self, request: ReplyRequest) -> AsyncIterator[DraftChunk]:
         text = self.render(request)
@@ -128,7 +129,7 @@ class OfflineEngine:
             yield DraftChunk(text=piece)
 
     async def summarize(self, request: SummaryRequest) -> SummaryResult:
-        return self.summarize_now(request)
+        return await off_loop(self.summarize_now, request)
 
     async def write_copy(self, request: CopyRequest) -> CopyResult:
         return self.render_copy(request)

@@ -26,6 +26,7 @@ from tactful.agents.engine.analysis import Analysis, analysis_type, merge_intent
 from tactful.agents.engine.budget import MEMO_SIZE, TurnBudget, TurnBudgets
 from tactful.agents.engine.client import Clock, ModelClient, Sleep, Structured, UsageMeter
 from tactful.agents.engine.copy_model import COPY_MAX_TOKENS, ModelCopy, copy_messages, copy_reask, copy_result
+from tactful.agents.engine.offload import off_loop
 from tactful.agents.engine.schema import schema_text
 from tactful.agents.engine.seam import (
     CopyRequest,
@@ -150,7 +151,7 @@ class OpenAIEngine:
     # ------------------------------------------------------------------ analysis (classify + assess)
 
     async def classify(self, request: IntentRequest) -> IntentResult:
-        offline = self.fallback.classify_now(request)
+        offline = await off_loop(self.fallback.classify_now, request)
         earlier = [m["text"] for m in request.messages if m["role"] == "user"]
         if earlier and earlier[-1] == request.text:
             earlier = earlier[:-1]
@@ -162,8 +163,8 @@ class OpenAIEngine:
         return merge_intent(offline, outcome.analysis, usage=usage)
 
     async def assess(self, request: SentimentRequest) -> SentimentResult:
-        offline = self.fallback.assess_now(request)
-        gate = self.fallback.classify_now(IntentRequest(turn_key=request.turn_key, text=request.text))
+        offline = await off_loop(self.fallback.assess_now, request)
+        gate = await off_loop(self.fallback.classify_now, IntentRequest(turn_key=request.turn_key, text=request.text))
         earlier = bool(request.prior_user_texts)
         if not self.wants_model(gate) or self._about_the_conversation(request.text, has_previous=earlier):
             return offline
@@ -332,7 +333,7 @@ class OpenAIEngine:
     # ------------------------------------------------------------------ handoff summary
 
     async def summarize(self, request: SummaryRequest) -> SummaryResult:
-        offline = self.fallback.summarize_now(request)
+        offline = await off_loop(self.fallback.summarize_now, request)
         customer_messages = sum(1 for m in request.messages if m["role"] == "user")
         if customer_messages < self.settings.model_summary_min_user_messages:
             return offline

@@ -5,6 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from tactful.agents.context import TurnContext
+from tactful.agents.engine.offload import off_loop
 from tactful.agents.state import DecisionState, GuardVerdict, SupportState
 
 
@@ -26,7 +27,9 @@ async def input_guard_node(state: SupportState, runtime: Runtime[TurnContext]) -
     ctx = runtime.context
     turn = state.get("turn", 1)
     text = state["messages"][-1]["text"]
-    verdicts = ctx.guards.input_checks(text, turn=turn, injection_attempts=state.get("injection_attempts", 0))
+    verdicts = await off_loop(
+        ctx.guards.input_checks, text, turn=turn, injection_attempts=state.get("injection_attempts", 0)
+    )
     update: dict[str, object] = {"guards": verdicts}
     trips = [v for v in verdicts if v["tripped"]]
     if trips:
@@ -88,7 +91,7 @@ async def output_guard_node(state: SupportState, runtime: Runtime[TurnContext]) 
     draft = state.get("draft", "")
     if state.get("halted"):  # the stream guard already stopped this draft
         return {}
-    v = ctx.guards.output_check(draft, turn=turn)
+    v = await off_loop(ctx.guards.output_check, draft, turn=turn)
     if v["tripped"]:
         return {"guards": [v], "guard_log": [v], "halted": True, "decision": _guard_decision(v, "escalate"),
                 "draft": ""}

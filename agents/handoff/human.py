@@ -70,7 +70,12 @@ def answer_update(state: SupportState, answer: HumanAnswer, ctx: TurnContext) ->
     """The state change a person's answer makes; a reply's text is masked as every stored text is."""
     if answer.action != "reply":
         return dict(BACK_TO_BOT)
-    text = mask(answer.text or "", emails=ctx.settings.mask_emails, phones=ctx.settings.mask_phones)
+    text = mask(
+        answer.text or "",
+        emails=ctx.settings.mask_emails,
+        phones=ctx.settings.mask_phones,
+        phone_regions=ctx.settings.mask_phone_regions,
+    )
     message: Message = {"role": "human_agent", "text": text, "turn": state.get("turn", 0), "at": ctx.now().isoformat()}
     return {"messages": [message]}
 

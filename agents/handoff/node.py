@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 
 from tactful.agents.archive import graph_thread_id, history
 from tactful.agents.context import TurnContext
+from tactful.agents.engine.offload import off_loop
 from tactful.agents.engine.seam import IntentRequest, ReplyRequest, SummaryRequest
 from tactful.agents.guards.redact import mask
 from tactful.agents.guards.rules import SENSITIVE_REASON
@@ -93,7 +94,8 @@ async def issue_intent(ctx: TurnContext, state: SupportState) -> IntentState | N
     if intent is None:
         said = [m["text"] for m in state.get("messages", []) if m["role"] == "user"]
         if said:
-            result = ctx.offline.classify_now(
+            result = await off_loop(
+                ctx.offline.classify_now,
                 IntentRequest(turn_key=f"{state.get('conversation_id', '')}:handoff-intent", text=said[-1])
             )
             return to_state(ctx, result)

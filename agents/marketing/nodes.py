@@ -5,6 +5,7 @@ assess → decide → (write → output_guard | rep_packet | ·) → concierge �
 
 from __future__ import annotations
 
+from tactful.agents.engine.offload import off_loop
 from tactful.agents.engine.seam import Avoid, CopyRequest, CopyResult
 from tactful.agents.marketing.alerts import ALERT_KIND, build_alert, concierge_reason
 from tactful.agents.marketing.checker import Verdict, check
@@ -22,7 +23,8 @@ async def assess_node(state: MarketingState, ctx: MarketingContext) -> Update:
     """Fold the person's recent events and words into signals (frustration, friction, state, topics)."""
     request = state["request"]
     now = request.send_at or ctx.now()
-    signals = fold_signals(request, ctx.policy, ctx.reasoner, now=now, cache=ctx.sentiment_cache)
+    # The sentiment lexicon over the person's words is CPU work: off the event loop.
+    signals = await off_loop(fold_signals, request, ctx.policy, ctx.reasoner, now=now, cache=ctx.sentiment_cache)
     return {"now": now, "signals": signals}
 
 

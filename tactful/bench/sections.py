@@ -6,7 +6,7 @@ its name, markdown title, options and renderer. Adding one is a new module and o
 
 from __future__ import annotations
 
-from tactful.bench import burst, capacity, classifier, economy, evalspeed, growth, load, overhead
+from tactful.bench import burst, capacity, classifier, economy, evalspeed, eventloop, growth, load, overhead
 from tactful.bench.common import Section
 
 SECTIONS: tuple[Section, ...] = (
@@ -14,6 +14,7 @@ SECTIONS: tuple[Section, ...] = (
     economy.SECTION,
     load.SECTION,
     burst.SECTION,
+    eventloop.SECTION,
     evalspeed.SECTION,
     classifier.SECTION,
     growth.SECTION,

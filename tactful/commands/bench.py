@@ -1,13 +1,14 @@
 """``tactful bench``: the benchmarks — one JSON object on stdout, progress on stderr.
 
-The sections are listed in ``tactful.bench.sections`` (``--only`` picks some, comma-separated): ``overhead`` (an
-offline support turn against a bare LangGraph graph of the same shape), ``economy`` (model calls and prompt tokens
-per turn against the local fake model, beside one call per specialist), ``load`` (concurrent conversations through
-a real ``tactful serve`` worker, SQLite and — with ``DATABASE_URL`` — PostgreSQL), ``burst`` (many messages at once
-to one conversation), ``evalspeed`` (eval scenarios per second on the offline engine), ``classifier`` (fit time,
-latency and accuracy on the development data sets). Each section adds its own options. Every section reports its
-targets, ``met`` and, when missed, ``missed_by``. ``--quick`` runs small versions of all of them in about a minute.
-Exit code 0, or 1 when a section failed to run (a missed target is a result, not a failure); 2 on bad arguments.
+The sections are listed in ``tactful.bench.sections`` (``--only`` picks some, comma-separated): ``overhead`` (an offline
+support turn against a bare LangGraph graph of the same shape), ``economy`` (model calls and prompt tokens per turn
+against the local fake model, beside one call per specialist), ``load`` (concurrent conversations through a real
+``tactful serve`` worker, SQLite and — with ``DATABASE_URL`` — PostgreSQL), ``burst`` (many messages at once to one
+conversation), ``eventloop`` (``/healthz`` while one CPU-heavy turn runs), ``evalspeed`` (eval scenarios per second on
+the offline engine), ``classifier`` (fit time, latency and accuracy on the development data sets). Each section adds its
+own options. Every section reports its targets, ``met`` and, when missed, ``missed_by``. ``--quick`` runs small versions
+of all of them in about a minute. Exit code 0, or 1 when a section failed to run (a missed target is a result, not a
+failure); 2 on bad arguments.
 """
 
 from __future__ import annotations

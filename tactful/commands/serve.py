@@ -46,7 +46,9 @@ def log_config(settings: Settings, level: str) -> dict[str, Any]:
 
     config: dict[str, Any] = {**LOGGING_CONFIG}
     config["filters"] = {
-        "mask": logging_filter_config(emails=settings.mask_emails, phones=settings.mask_phones)
+        "mask": logging_filter_config(
+            emails=settings.mask_emails, phones=settings.mask_phones, phone_regions=settings.mask_phone_regions
+        )
     }
     config["handlers"] = {name: {**h, "filters": ["mask"]} for name, h in LOGGING_CONFIG["handlers"].items()}
     config["loggers"] = {

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tactful.agents.context import TurnContext
-from tactful.errors import ConversationBusyError, InputError, TactfulError, WorkerBusyError
+from tactful.errors import ConfigError, ConversationBusyError, InputError, TactfulError, WorkerBusyError
 from tactful.graphs.context import EngineFactory, build_context
 from tactful.graphs.marketing_service import MarketingService
 from tactful.graphs.runner import SupportRunner
@@ -23,7 +23,7 @@ from tactful.graphs.tracing import install_trace_masking
 from tactful.service.auth import KeyRing
 from tactful.service.backend import open_backend, open_limiter
 from tactful.service.console import router as console_router
-from tactful.service.deps import Services
+from tactful.service.deps import Services, ops_required
 from tactful.service.errors import ConflictError, NotFoundError, PayloadTooLargeError
 from tactful.service.limits import BodyLimitMiddleware
 from tactful.service.masking import Masker
@@ -128,9 +128,13 @@ def create_app(
     settings = settings or get_settings()
     install_trace_masking(settings)  # LangSmith traces (when on) masked like the packet
     keyring = KeyRing.from_settings(settings)
+    if settings.ops_require_key and keyring.single_tenant:
+        raise ConfigError("TACTFUL_OPS_REQUIRE_KEY is on but no API key is configured (TACTFUL_API_KEYS)")
     metrics = Metrics()
     outcome_gauges = OutcomeGauges(metrics.registry)
-    masker = Masker(emails=settings.mask_emails, phones=settings.mask_phones)
+    masker = Masker(
+        emails=settings.mask_emails, phones=settings.mask_phones, phone_regions=settings.mask_phone_regions
+    )
 
     def context_for(tenant: str) -> TurnContext:
         return build_context(settings, tenant=tenant, engine_factory=engine_factory)
@@ -221,6 +225,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.metrics = metrics
+    app.state.keyring = keyring
+    app.state.ops_require_key = ops_required(settings, keyring)
     app.state.services = None
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)

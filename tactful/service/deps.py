@@ -74,5 +74,38 @@ async def get_tenant(
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+def ops_required(settings: Settings, keyring: KeyRing) -> bool:
+    """Whether ``/metrics`` and the details of ``/readyz`` need an API key: ``ops_require_key``, by default on
+    whenever keys are configured."""
+    return settings.ops_require_key if settings.ops_require_key is not None else not keyring.single_tenant
+
+
+async def get_ops_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> bool:
+    """The caller may see operational details (tenant names and counts): no key is needed, or it sent a known
+    one. Not rate-limited (a scraper polls), and usable while the service starts (it needs no database)."""
+    return _ops_access(request, credentials.credentials if credentials else None)
+
+
+def get_optional_ops_access(request: Request) -> bool:
+    """:func:`get_ops_access` for an endpoint that answers anyone (less without a key): the header is read here,
+    so the OpenAPI document does not state a key as required."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    return _ops_access(request, key.strip() if scheme.lower() == "bearer" and key.strip() else None)
+
+
+def _ops_access(request: Request, key: str | None) -> bool:
+    if not request.app.state.ops_require_key:
+        return True
+    keyring: KeyRing = request.app.state.keyring
+    return not keyring.single_tenant and key is not None and keyring.tenant_for(key) is not None
+
+
+OpsAccessDep = Annotated[bool, Depends(get_ops_access)]
+OptionalOpsAccessDep = Annotated[bool, Depends(get_optional_ops_access)]
 ConversationId = Annotated[str, Path(pattern=ID_PATTERN, description=ID_HELP)]
 HandoffId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="a handoff id (32 hex digits)")]

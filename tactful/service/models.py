@@ -78,12 +78,11 @@ Text = Annotated[
     AfterValidator(_not_blank),
 ]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-DetailValue = (
-    Annotated[str, Strict(), Field(max_length=500, json_schema_extra={"pattern": NO_NUL}), AfterValidator(_clean)]
-    | Annotated[bool, Strict()]
-    | Annotated[int, Strict()]
-    | Annotated[float, Strict(), Field(allow_inf_nan=False)]
-)
+# Numbers a client sends are kept in checkpoints (msgpack: 64-bit integers at most) and sent on as JSON: bounded to
+# the integers every JSON parser agrees on (I-JSON, RFC 7493), which a float states exactly in the schema too.
+NUMBER_MAX = 2**53 - 1
+NUMBER_MIN = -NUMBER_MAX
+NUMBER_HELP = f"a number from {NUMBER_MIN} to {NUMBER_MAX}"
 IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
 
 
@@ -95,21 +94,57 @@ ATTRIBUTE_KEY = r"^[a-z][a-z0-9_]{0,63}$"
 MAX_ATTRIBUTES = 30
 
 
+def bounded_number(value: object) -> bool:
+    """An int or finite float from NUMBER_MIN to NUMBER_MAX (a bool is not a number here)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return NUMBER_MIN <= value <= NUMBER_MAX
+    return isinstance(value, float) and math.isfinite(value) and NUMBER_MIN <= value <= NUMBER_MAX
+
+
 def _attribute(value: object) -> str | bool | int | float:
-    if isinstance(value, bool | int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
+    if isinstance(value, bool) or bounded_number(value):
+        return value  # type: ignore[return-value]
     if isinstance(value, str) and len(value) <= 200:
         return _clean(value)
-    raise ValueError("must be a string of up to 200 characters, a finite number or true/false")
+    raise ValueError(f"must be a string of up to 200 characters, {NUMBER_HELP} or true/false")
+
+
+def _detail(value: object) -> str | bool | int | float:
+    if isinstance(value, bool) or bounded_number(value):
+        return value  # type: ignore[return-value]
+    if isinstance(value, str) and len(value) <= 500:
+        return _clean(value)
+    raise ValueError(f"must be a string of up to 500 characters, {NUMBER_HELP} or true/false")
 
 
 AttributeValue = Annotated[
     str | bool | int | float,
     PlainValidator(_attribute),
     WithJsonSchema(
-        {"anyOf": [{"type": "string", "maxLength": 200, "pattern": NO_NUL}, {"type": "number"}, {"type": "boolean"}]}
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": 200, "pattern": NO_NUL},
+                {"type": "number", "minimum": NUMBER_MIN, "maximum": NUMBER_MAX},
+                {"type": "boolean"},
+            ]
+        }
+    ),
+]
+
+
+DetailValue = Annotated[
+    str | bool | int | float,
+    PlainValidator(_detail),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": 500, "pattern": NO_NUL},
+                {"type": "number", "minimum": NUMBER_MIN, "maximum": NUMBER_MAX},
+                {"type": "boolean"},
+            ]
+        }
     ),
 ]
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 from langgraph.types import Command
 
+from tactful.agents.engine.offload import off_loop
 from tactful.agents.engine.seam import SentimentRequest
 from tactful.agents.handoff.human import HumanAnswer, answer_update
 from tactful.agents.state import AccountContext, Event, SentimentState, SupportState
@@ -149,19 +150,15 @@ class Operations:
         async with self.turns.locked(tenant, conversation_id):
             values = await self._values(tenant, conversation_id)
             turn = values.get("turn", 0)
-            now = datetime.now(UTC)
+            masked, context = await off_loop(self._masked, body, datetime.now(UTC))
             # Stamped with the coming turn: they weigh in full now and on the next turn, then fade.
-            arriving: list[Event] = [
-                {**e, "detail": {**e.get("detail", {}), "turn": turn + 1}}
-                for e in self.masker.events([e.to_state(now) for e in body.events])
-            ]
-            context = self.masker.context(body.context.to_state()) if body.context else {}
+            arriving: list[Event] = [{**e, "detail": {**e.get("detail", {}), "turn": turn + 1}} for e in masked]
             update: dict[str, object] = {}
             if arriving:
                 update["events"] = arriving
             if context:
                 update["context"] = context
-            sentiment = self._reassess(tenant, values, [*values.get("events", []), *arriving], context)
+            sentiment = await self._reassess(tenant, values, [*values.get("events", []), *arriving], context)
             if sentiment is not None:
                 update["sentiment"] = sentiment
             await self._update(tenant, conversation_id, update)
@@ -183,12 +180,15 @@ class Operations:
             sentiment=after.get("sentiment"),
         )
 
+    def _masked(self, body: EventsIn, now: datetime) -> tuple[list[Event], AccountContext]:
+        """The events and context as they may be kept (CPU work: called off the event loop)."""
+        context: AccountContext = self.masker.context(body.context.to_state()) if body.context else {}
+        return self.masker.events([e.to_state(now) for e in body.events]), context
+
     async def _hold(self, tenant: str, person_id: str, body: EventsIn) -> EventsOut:
         """No conversation yet: keep the events (and context) until the person's first message, which starts
         its conversation with them (a failed payment an hour before the chat opens still counts)."""
-        now = datetime.now(UTC)
-        events = self.masker.events([e.to_state(now) for e in body.events])
-        context = self.masker.context(body.context.to_state()) if body.context else {}
+        events, context = await off_loop(self._masked, body, datetime.now(UTC))
         held = await self.store.hold_person_events(
             tenant, person_id, events=events, context=context, at=utcnow_iso()
         )
@@ -196,7 +196,7 @@ class Operations:
             conversation_id=None, turn=0, events_added=len(events), events_held=held, context=context, sentiment=None
         )
 
-    def _reassess(
+    async def _reassess(
         self, tenant: str, values: SupportState, events: list[Event], context: AccountContext
     ) -> SentimentState | None:
         """The current turn's sentiment re-scored with the new events (offline reasoner; no model call)."""
@@ -217,7 +217,7 @@ class Operations:
             channel=str(merged["channel"]) if merged.get("channel") else None,
             device=str(merged["device"]) if merged.get("device") else None,
         )
-        return ctx.offline.assess_now(request).state
+        return (await off_loop(ctx.offline.assess_now, request)).state
 
     # ------------------------------------------------------------------ handoffs
 
@@ -251,7 +251,7 @@ class Operations:
             if handoff.status == "claimed" and body.agent and handoff.assignee not in (None, body.agent):
                 raise ConflictError(f"handoff {handoff_id} is claimed by {handoff.assignee}", code="handoff_claimed")
             await self._values(tenant, handoff.conversation_id)
-            answer = HumanAnswer(action="reply", text=self.masker.text(body.text), agent=body.agent)
+            answer = HumanAnswer(action="reply", text=await off_loop(self.masker.text, body.text), agent=body.agent)
             await self._answer(tenant, handoff.conversation_id, answer)
             await self.store.touch_handoff(tenant, handoff_id, agent=body.agent, at=utcnow_iso())
         return await self.handoff(tenant, handoff_id)
@@ -266,7 +266,7 @@ class Operations:
             if handoff.status not in ("open", "claimed"):
                 raise ConflictError(f"handoff {handoff_id} is already {handoff.status}", code="handoff_closed")
             await self._values(tenant, handoff.conversation_id)
-            note = self.masker.text(body.note) if body.note else None
+            note = await off_loop(self.masker.text, body.note) if body.note else None
             action: Literal["resolve", "return"] = "resolve" if status == "resolved" else "return"
             await self._answer(
                 tenant, handoff.conversation_id, HumanAnswer(action=action, agent=body.agent, note=note)

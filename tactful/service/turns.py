@@ -25,6 +25,7 @@ from typing import Any
 
 from langgraph.types import RunnableConfig, StateSnapshot
 
+from tactful.agents.engine.offload import off_loop
 from tactful.agents.state import AccountContext, Event, SupportState
 from tactful.errors import ConversationBusyError, TactfulError, WorkerBusyError
 from tactful.graphs.runner import StreamEvent, SupportRunner, TurnResult, result_from_state, thread_id
@@ -222,24 +223,23 @@ class TurnService:
         fingerprint: str,
     ) -> None:
         started = time.perf_counter()
-        now = datetime.now(UTC)
-        context = self.masker.context(message.context.to_state()) if message.context else None
-        events = self.masker.events([e.to_state(now) for e in message.events])
-        person = str(context["account_id"]) if context and context.get("account_id") else None
         held: list[Event] = []
         held_context: AccountContext = {}
+        person: str | None = None
         streamed = logged = False
         try:
+            text, context, events = await off_loop(self._masked, message, datetime.now(UTC))
+            person = str(context["account_id"]) if context and context.get("account_id") else None
             if person:  # events that arrived before the person had a conversation
                 held, held_context = await self.store.take_person_events(tenant, person)
                 events = [*held, *events]
                 context = {**held_context, **(context or {})}
-            request = {"text": self.masker.text(message.text), "message_id": message.message_id,
+            request = {"text": text, "message_id": message.message_id,
                        "events": events, "context": context, "fingerprint": fingerprint, "person_id": person}
             await self.store.begin_turn(tenant, conversation_id, request, at=utcnow_iso())
             logged = True
             try:
-                result = await self._stream_turn(handle, tenant, conversation_id, message, events, context)
+                result = await self._stream_turn(handle, tenant, conversation_id, message, text, events, context)
             except Exception:
                 log.exception("turn of conversation %s failed; finishing it on the offline engine", conversation_id)
                 result = await self._finish_failed(tenant, conversation_id)
@@ -271,19 +271,25 @@ class TurnService:
         await lease.release()
         handle.finish(result)
 
+    def _masked(self, message: MessageIn, now: datetime) -> tuple[str, AccountContext | None, list[Event]]:
+        """The message's text, context and events as they may be kept and sent on (CPU work: off the loop)."""
+        context = self.masker.context(message.context.to_state()) if message.context else None
+        return self.masker.text(message.text), context, self.masker.events([e.to_state(now) for e in message.events])
+
     async def _stream_turn(
         self,
         handle: TurnHandle,
         tenant: str,
         conversation_id: str,
         message: MessageIn,
+        text: str,
         events: list[Event],
         context: AccountContext | None,
     ) -> TurnResult:
         result: TurnResult | None = None
         async for item in self.runner.run(
             conversation_id,
-            self.masker.text(message.text),
+            text,
             tenant=tenant,
             events=events,
             context=context,

@@ -35,7 +35,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from tactful.service.masking import Masker
+from tactful.service.masking import IDENTIFIERS, Masker
 from tactful.settings import Settings
 
 log = logging.getLogger("tactful.webhooks")
@@ -135,7 +135,8 @@ class WebhookSender:
         on_done: OnDone | None = None,
     ) -> asyncio.Task[bool]:
         """Schedule a delivery of ``payload`` (masked) ; returns its task at once (True: delivered)."""
-        body = json.dumps(self.masker.deep(dict(payload)), separators=(",", ":"), default=str).encode("utf-8")
+        masked = self.masker.deep(dict(payload), keep=IDENTIFIERS)
+        body = json.dumps(masked, separators=(",", ":"), default=str).encode("utf-8")
         task = asyncio.create_task(self._deliver(kind, body, delivery_id or uuid.uuid4().hex, on_done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,42 @@
+"""Run CPU-bound specialist work (intent model, sentiment lexicon, guards, extractive summaries) off the event loop.
+
+A turn's deterministic specialists are pure Python and can cost seconds on a pathological message; run inline they
+would hold the event loop and stall every other request of the worker (``/healthz`` included). Here they run in one
+bounded thread pool shared by the process: at most ``CPU_WORKERS`` of them at once, the rest queue, and the event
+loop keeps serving meanwhile (the interpreter hands the GIL back to it every few milliseconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CPU_WORKERS = max(2, min(8, os.cpu_count() or 2))
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def cpu_pool() -> ThreadPoolExecutor:
+    """The process's bounded pool for specialist CPU work (created on first use)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=CPU_WORKERS, thread_name_prefix="tactful-cpu")
+        return _pool
+
+
+async def off_loop(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(*args, **kwargs)`` in the CPU pool, with the caller's context variables; the loop stays free."""
+    context = contextvars.copy_context()
+    call = functools.partial(context.run, fn, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(cpu_pool(), call)
