@@ -45,6 +45,8 @@ class IntentSpec(Strict):
 class OutOfScope(Strict):
     queue: str = "general"
     examples: list[str] = []
+    background: bool = True
+    """Also learn from the shipped broad negatives (``policies/background.yaml``)."""
 
 
 DialogueActName = Literal["new", "followup", "closing", "acknowledgement"]
