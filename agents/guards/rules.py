@@ -52,7 +52,7 @@ class Guards:
         p = self.bundle.guards.patterns
         return {
             name: [re.compile(x, re.IGNORECASE) for x in getattr(p, name)]
-            for name in ("human_request", "injection", "unauthorized_promise", "legal_statement", "secret")
+            for name in ("human_request", "bot_identity", "injection", "unauthorized_promise", "legal_statement", "secret")
         }
 
     @cached_property
@@ -70,6 +70,9 @@ class Guards:
     # ------------------------------------------------------------------ input
 
     def human_request(self, text: str, *, turn: int) -> GuardVerdict:
+        # "are you a real person?" asks about the bot; only what is left of the message can ask for a person
+        for pattern in self._re["bot_identity"]:
+            text = pattern.sub(" ", text)
         hit = self._first(self._re["human_request"], text)
         if hit:
             return verdict("human_request", "input", reason="human_requested", effect="handoff", detail=hit, turn=turn)

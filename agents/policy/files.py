@@ -204,6 +204,8 @@ class SupportPolicy(Strict):
 
 class GuardPatterns(Strict):
     human_request: list[str]
+    bot_identity: list[str] = []
+    """A question whether the bot is a person: answered honestly (with the offer of one), not a request for one."""
     injection: list[str]
     unauthorized_promise: list[str]
     legal_statement: list[str] = []

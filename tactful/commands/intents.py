@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tactful.agents.intent.background import load_background, usable_background
 from tactful.agents.intent.data import load_labelled
 from tactful.agents.intent.model import (
     ENCODER_EXTRA,
@@ -101,6 +102,13 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
         help="share of correct held-out in-scope messages the out-of-scope rule may reject (default 0.01)",
     )
     p.add_argument(
+        "--background",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also learn what is out of scope from the shipped broad negatives (policies/background.yaml), "
+        "leaving out those close to the data's own texts (default: on)",
+    )
+    p.add_argument(
         "--encoder",
         choices=sorted(ENCODERS),
         default=None,
@@ -118,10 +126,13 @@ def _fit(
     labels: Sequence[str],
     encoder: TextEncoder | str | None = None,
 ) -> IntentModel:
+    in_scope = [t for t, label in zip(texts, labels, strict=True) if label != args.oos_label]
+    background = usable_background(load_background(), in_scope) if args.background else []
     return IntentModel.fit(
         texts,
         labels,
         oos_label=args.oos_label,
+        oos_texts=background,
         random_state=args.random_state,
         c=args.c,
         max_false_reject=args.max_false_reject,
