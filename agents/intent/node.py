@@ -16,9 +16,11 @@ from tactful.agents.state import IntentCandidate, IntentState, SupportState
 
 CARRY_MAX_WORDS = 8
 CARRY_BELOW = 0.4
+UNPLACED_BELOW = 0.2  # a message of any length this unsure of every intent, mid-issue, is about that issue
+UNPLACED_MAX_WORDS = 40
 FOLLOWUP_NEW_ISSUE_AT = 0.85  # a "that didn't work" message this sure of another intent raises a new issue
 EVENT_HINT_BELOW = 0.5  # below this text confidence, an event of this turn that implies an intent decides
-NOT_AN_ISSUE = {"human_request"}
+NOT_AN_ISSUE = {"human_request", "bot_identity"}
 _ORDINALS = {"1": 0, "one": 0, "first": 0, "former": 0, "2": 1, "two": 1, "second": 1, "latter": 1}
 
 
@@ -106,17 +108,22 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
                              runner_up=other, runner_up_confidence=0.05),
                 source="clarified",
             )
-            act = "new"
+            if act not in {"closing", "acknowledgement"}:  # "works now, thanks" answers and closes at once
+                act = "new"
     elif previous and act != "new" and (act == "acknowledgement" or _keeps_issue(text, result, previous)):
         intent = {**previous, "source": "carried"}
     else:
         # "thanks, done. the export button does nothing": the thanks closes nothing, a new issue starts.
         act = "new"
+        words = len(text.split())
         if (
             previous
             and not previous["out_of_scope"]
-            and (result.out_of_scope or result.confidence < CARRY_BELOW)
-            and len(text.split()) <= CARRY_MAX_WORDS
+            and previous["label"] not in NOT_AN_ISSUE
+            and (
+                ((result.out_of_scope or result.confidence < CARRY_BELOW) and words <= CARRY_MAX_WORDS)
+                or (not result.out_of_scope and result.confidence < UNPLACED_BELOW and words <= UNPLACED_MAX_WORDS)
+            )
         ):
             intent = {**previous, "source": "carried"}
             act = "followup"
