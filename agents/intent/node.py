@@ -10,6 +10,7 @@ import re
 
 from langgraph.runtime import Runtime
 
+from tactful.agents.content import own_words
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, IntentResult
 from tactful.agents.state import IntentCandidate, IntentState, SupportState
@@ -73,7 +74,9 @@ def to_state(ctx: TurnContext, result: IntentResult, *, source: str | None = Non
 
 async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
     ctx = runtime.context
-    text = state["messages"][-1]["text"]
+    # Pasted content (a forwarded e-mail, an invoice, a log) is data: the intent is what the customer asks about it
+    raw = state["messages"][-1]["text"]
+    text = own_words(raw) or raw
     previous = state.get("intent")
     request = IntentRequest(
         turn_key=f"{state.get('conversation_id', '')}:{state.get('turn', 0)}",
