@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime
 from tactful.agents.content import own_words
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, IntentResult
-from tactful.agents.state import IntentCandidate, IntentState, SupportState
+from tactful.agents.state import OOS_LABEL, IntentCandidate, IntentState, SupportState
 
 CARRY_MAX_WORDS = 8
 CARRY_BELOW = 0.4
@@ -54,6 +54,16 @@ def _keeps_issue(text: str, result: IntentResult, previous: IntentState) -> bool
     )
 
 
+def _placed(previous: IntentState | None) -> bool:
+    """Is an issue under way: an earlier message the classifier placed with some confidence (or the person chose
+    it, or an event pointed to it)? A low guess about an opening message is not an issue to carry."""
+    return (
+        previous is not None
+        and not previous["out_of_scope"]
+        and (previous["confidence"] >= CARRY_BELOW or previous["source"] in {"clarified", "event"})
+    )
+
+
 def to_state(ctx: TurnContext, result: IntentResult, *, source: str | None = None) -> IntentState:
     spec = ctx.bundle.taxonomy.by_name.get(result.label)
     runner: IntentCandidate | None = (
@@ -91,6 +101,16 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
     if result.degraded:
         update["degraded"] = True
 
+    scope = ctx.bundle.taxonomy.out_of_scope
+    under_way = _placed(previous)
+    if (
+        not under_way
+        and not result.out_of_scope
+        and result.confidence < scope.unsure_below
+        and len(text.split()) <= scope.unsure_max_words
+    ):
+        # nothing in the taxonomy explains this opening message: say what the bot covers, don't guess
+        result = result.model_copy(update={"label": OOS_LABEL, "out_of_scope": True})
     intent = to_state(ctx, result)
     decision = state.get("decision")
     act = ctx.bundle.taxonomy.dialogue_acts.classify(
@@ -121,7 +141,7 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
         words = len(text.split())
         if (
             previous
-            and not previous["out_of_scope"]
+            and _placed(previous)
             and previous["label"] not in NOT_AN_ISSUE
             and (
                 ((result.out_of_scope or result.confidence < CARRY_BELOW) and words <= CARRY_MAX_WORDS)

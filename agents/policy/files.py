@@ -47,6 +47,10 @@ class OutOfScope(Strict):
     examples: list[str] = []
     background: bool = True
     """Also learn from the shipped broad negatives (``policies/background.yaml``)."""
+    unsure_below: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """A short message that starts a conversation (no issue under way) with no intent at least this likely is
+    out of scope: the bot says what it can help with instead of guessing (0 turns this off)."""
+    unsure_max_words: int = Field(default=12, ge=1)
 
 
 DialogueActName = Literal["new", "followup", "closing", "acknowledgement"]
