@@ -82,6 +82,8 @@ class DialogueActs(Strict):
         if len(words) > self.max_words:
             return "new"
         if "?" not in lowered and not any(re.search(p, lowered) for p in self.not_closing):
+            if _raises_more(lowered, self.closing):
+                return "new"  # "thanks, done. the export button does nothing": the thanks closes nothing
             if any(re.search(p, lowered) for p in self.closing):
                 return "closing"
             if any(re.search(p, lowered) for p in self.acknowledgement):
@@ -91,6 +93,15 @@ class DialogueActs(Strict):
         if any(re.search(p, lowered) for p in self.followup):
             return "followup"
         return "new"
+
+
+def _raises_more(lowered: str, closing: list[str]) -> bool:
+    """A closing sentence followed by a sentence of its own (at least 4 words) that closes nothing."""
+    sentences = [x.strip() for x in re.split(r"(?<=[.!;])\s+", lowered) if x.strip()]
+    if len(sentences) < 2 or not any(re.search(p, sentences[0]) for p in closing):
+        return False
+    rest = sentences[1:]
+    return any(len(x.split()) >= 4 and not any(re.search(p, x) for p in closing) for x in rest)
 
 
 class Taxonomy(Strict):
