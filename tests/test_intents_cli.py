@@ -92,6 +92,12 @@ def test_fit_and_eval_with_out_of_scope_rows_on_jsonl(
         capsys, "intents", "fit", data_dir / "train.jsonl", *common, "--out", tmp_path / "m"
     )
     assert code == 0, err
+    # the file's out-of-scope rows, plus the shipped background negatives (policies/background.yaml)
+    assert json.loads(out)["n_oos"] > len(OOS_EXAMPLES)
+    code, out, err = _run(
+        capsys, "intents", "fit", data_dir / "train.jsonl", *common, "--no-background", "--out", tmp_path / "m0"
+    )
+    assert code == 0, err
     assert json.loads(out)["n_oos"] == len(OOS_EXAMPLES)
     code, out, err = _run(
         capsys, "intents", "eval", data_dir / "probe.jsonl", *common, "--model", tmp_path / "m"

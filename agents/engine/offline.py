@@ -25,6 +25,7 @@ from tactful.agents.engine.seam import (
     SummaryResult,
     Tone,
 )
+from tactful.agents.intent.background import Background, load_background, usable_background
 from tactful.agents.intent.model import IntentModel
 from tactful.agents.marketing.templates import MarketingTemplates, render_copy
 from tactful.agents.notes import SummaryLines
@@ -37,13 +38,19 @@ SUMMARY_QUOTE_CHARS = 160  # the person's words quoted in the extractive summary
 SUMMARY_TRIED = 4  # the latest things tried that the extractive summary lists
 
 
-def fit_taxonomy_model(taxonomy: Taxonomy) -> IntentModel:
+def fit_taxonomy_model(taxonomy: Taxonomy, background: Background | None = None) -> IntentModel:
+    """The offline model of ``taxonomy``; its out-of-scope examples and the usable ``background`` ones (the
+    shipped ``policies/background.yaml`` unless the taxonomy sets ``out_of_scope.background: false``) tune the
+    out-of-scope rule."""
     texts: list[str] = []
     labels: list[str] = []
     for spec in taxonomy.intents:
         texts.extend(spec.examples)
         labels.extend([spec.name] * len(spec.examples))
-    return IntentModel.fit(texts, labels, oos_label=OOS_LABEL, oos_texts=taxonomy.out_of_scope.examples)
+    oos = list(taxonomy.out_of_scope.examples)
+    if taxonomy.out_of_scope.background:
+        oos.extend(usable_background(background or load_background(), texts))
+    return IntentModel.fit(texts, labels, oos_label=OOS_LABEL, oos_texts=oos)
 
 
 class OfflineEngine:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from tactful.agents.content import own_words
 from tactful.agents.guards.grounding import Grounding, Source
 from tactful.agents.guards.redact import find_sensitive
 from tactful.agents.policy.files import PolicyBundle
@@ -56,6 +57,10 @@ class Guards:
         }
 
     @cached_property
+    def _bot_identity(self) -> list[re.Pattern[str]]:
+        return [re.compile(x, re.IGNORECASE) for x in self.bundle.guards.patterns.bot_identity]
+
+    @cached_property
     def _system_shingles(self) -> list[set[tuple[str, ...]]]:
         return [s for s in (_shingles(t) for t in self.system_texts) if s]
 
@@ -70,6 +75,9 @@ class Guards:
     # ------------------------------------------------------------------ input
 
     def human_request(self, text: str, *, turn: int) -> GuardVerdict:
+        # "are you a real person?" asks about the bot; only what is left of the message can ask for a person
+        for pattern in self._bot_identity:
+            text = pattern.sub(" ", text)
         hit = self._first(self._re["human_request"], text)
         if hit:
             return verdict("human_request", "input", reason="human_requested", effect="handoff", detail=hit, turn=turn)
@@ -103,9 +111,12 @@ class Guards:
         return verdict("turn_budget", "input", turn=turn)
 
     def input_checks(self, text: str, *, turn: int, injection_attempts: int) -> list[GuardVerdict]:
+        # A sensitive topic or a request for a person is the customer's own: a pasted e-mail's "if you did not
+        # authorise this payment, contact us" is data (agents/content.py); injection checks read everything.
+        own = own_words(text) or text
         return [
-            self.sensitive_topic(text, turn=turn),
-            self.human_request(text, turn=turn),
+            self.sensitive_topic(own, turn=turn),
+            self.human_request(own, turn=turn),
             self.injection(text, turn=turn, attempts_before=injection_attempts),
             self.turn_budget(turn=turn),
         ]

@@ -10,15 +10,18 @@ import re
 
 from langgraph.runtime import Runtime
 
+from tactful.agents.content import own_words
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, IntentResult
-from tactful.agents.state import IntentCandidate, IntentState, SupportState
+from tactful.agents.state import OOS_LABEL, IntentCandidate, IntentState, SupportState
 
 CARRY_MAX_WORDS = 8
 CARRY_BELOW = 0.4
+UNPLACED_BELOW = 0.2  # a message of any length this unsure of every intent, mid-issue, is about that issue
+UNPLACED_MAX_WORDS = 40
 FOLLOWUP_NEW_ISSUE_AT = 0.85  # a "that didn't work" message this sure of another intent raises a new issue
 EVENT_HINT_BELOW = 0.5  # below this text confidence, an event of this turn that implies an intent decides
-NOT_AN_ISSUE = {"human_request"}
+NOT_AN_ISSUE = {"human_request", "bot_identity"}
 _ORDINALS = {"1": 0, "one": 0, "first": 0, "former": 0, "2": 1, "two": 1, "second": 1, "latter": 1}
 
 
@@ -51,6 +54,16 @@ def _keeps_issue(text: str, result: IntentResult, previous: IntentState) -> bool
     )
 
 
+def _placed(previous: IntentState | None) -> bool:
+    """Is an issue under way: an earlier message the classifier placed with some confidence (or the person chose
+    it, or an event pointed to it)? A low guess about an opening message is not an issue to carry."""
+    return (
+        previous is not None
+        and not previous["out_of_scope"]
+        and (previous["confidence"] >= CARRY_BELOW or previous["source"] in {"clarified", "event"})
+    )
+
+
 def to_state(ctx: TurnContext, result: IntentResult, *, source: str | None = None) -> IntentState:
     spec = ctx.bundle.taxonomy.by_name.get(result.label)
     runner: IntentCandidate | None = (
@@ -76,7 +89,9 @@ conversation."""
 
 async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
     ctx = runtime.context
-    text = state["messages"][-1]["text"]
+    # Pasted content (a forwarded e-mail, an invoice, a log) is data: the intent is what the customer asks about it
+    raw = state["messages"][-1]["text"]
+    text = own_words(raw) or raw
     previous = state.get("intent")
     request = IntentRequest(
         turn_key=f"{state.get('conversation_id', '')}:{state.get('turn', 0)}",
@@ -91,6 +106,16 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
     if result.degraded:
         update["degraded"] = True
 
+    scope = ctx.bundle.taxonomy.out_of_scope
+    under_way = _placed(previous)
+    if (
+        not under_way
+        and not result.out_of_scope
+        and result.confidence < scope.unsure_below
+        and len(text.split()) <= scope.unsure_max_words
+    ):
+        # nothing in the taxonomy explains this opening message: say what the bot covers, don't guess
+        result = result.model_copy(update={"label": OOS_LABEL, "out_of_scope": True})
     intent = to_state(ctx, result)
     decision = state.get("decision")
     act = ctx.bundle.taxonomy.dialogue_acts.classify(
@@ -111,17 +136,22 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
                              runner_up=other, runner_up_confidence=0.05),
                 source="clarified",
             )
-            act = "new"
+            if act not in {"closing", "acknowledgement"}:  # "works now, thanks" answers and closes at once
+                act = "new"
     elif previous and act != "new" and (act == "acknowledgement" or _keeps_issue(text, result, previous)):
         intent = {**previous, "source": "carried"}
     else:
         # "thanks, done. the export button does nothing": the thanks closes nothing, a new issue starts.
         act = "new"
+        words = len(text.split())
         if (
             previous
-            and not previous["out_of_scope"]
-            and (result.out_of_scope or result.confidence < CARRY_BELOW)
-            and len(text.split()) <= CARRY_MAX_WORDS
+            and _placed(previous)
+            and previous["label"] not in NOT_AN_ISSUE
+            and (
+                ((result.out_of_scope or result.confidence < CARRY_BELOW) and words <= CARRY_MAX_WORDS)
+                or (not result.out_of_scope and result.confidence < UNPLACED_BELOW and words <= UNPLACED_MAX_WORDS)
+            )
         ):
             intent = {**previous, "source": "carried"}
             act = "followup"

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from langgraph.runtime import Runtime
 
+from tactful.agents.content import own_words
 from tactful.agents.context import TurnContext
 from tactful.agents.policy.files import Condition, PolicyBundle
 from tactful.agents.state import DecisionState, Factor, SupportState
@@ -136,7 +137,7 @@ async def policy_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
     intent = state.get("intent")
     sentiment = state.get("sentiment")
     context = state.get("context", {})
-    text = state["messages"][-1]["text"]
+    text = own_words(state["messages"][-1]["text"]) or state["messages"][-1]["text"]  # pasted content is data
     label = intent["label"] if intent else "out_of_scope"
     spec = bundle.taxonomy.by_name.get(label)
     runner = intent["runner_up"] if intent else None

@@ -45,6 +45,12 @@ class IntentSpec(Strict):
 class OutOfScope(Strict):
     queue: str = "general"
     examples: list[str] = []
+    background: bool = True
+    """Also learn from the shipped broad negatives (``policies/background.yaml``)."""
+    unsure_below: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """A short message that starts a conversation (no issue under way) with no intent at least this likely is
+    out of scope: the bot says what it can help with instead of guessing (0 turns this off)."""
+    unsure_max_words: int = Field(default=12, ge=1)
 
 
 DialogueActName = Literal["new", "followup", "closing", "acknowledgement"]
@@ -76,6 +82,8 @@ class DialogueActs(Strict):
         if len(words) > self.max_words:
             return "new"
         if "?" not in lowered and not any(re.search(p, lowered) for p in self.not_closing):
+            if _raises_more(lowered, self.closing):
+                return "new"  # "thanks, done. the export button does nothing": the thanks closes nothing
             if any(re.search(p, lowered) for p in self.closing):
                 return "closing"
             if any(re.search(p, lowered) for p in self.acknowledgement):
@@ -85,6 +93,15 @@ class DialogueActs(Strict):
         if any(re.search(p, lowered) for p in self.followup):
             return "followup"
         return "new"
+
+
+def _raises_more(lowered: str, closing: list[str]) -> bool:
+    """A closing sentence followed by a sentence of its own (at least 4 words) that closes nothing."""
+    sentences = [x.strip() for x in re.split(r"(?<=[.!;])\s+", lowered) if x.strip()]
+    if len(sentences) < 2 or not any(re.search(p, sentences[0]) for p in closing):
+        return False
+    rest = sentences[1:]
+    return any(len(x.split()) >= 4 and not any(re.search(p, x) for p in closing) for x in rest)
 
 
 class Taxonomy(Strict):
@@ -202,6 +219,8 @@ class SupportPolicy(Strict):
 
 class GuardPatterns(Strict):
     human_request: list[str]
+    bot_identity: list[str] = []
+    """A question whether the bot is a person: answered honestly (with the offer of one), not a request for one."""
     injection: list[str]
     unauthorized_promise: list[str]
     legal_statement: list[str] = []

@@ -46,6 +46,8 @@ class ReplyTemplates(BaseModel):
     clarify_options_other: str
     assist_intro: Variants
     out_of_scope: Variants
+    out_of_scope_again: Variants | None = None
+    """Said instead of ``out_of_scope`` when the bot's previous reply was already that answer: no canned repeat."""
     handoff: Variants
     handoff_safety: str
     block: Variants
@@ -174,7 +176,11 @@ def reply_parts(templates: ReplyTemplates, request: ReplyRequest) -> ReplyParts:
     if reason == "follow_up":
         parts = _follow_up(templates, request)
     elif intent and intent["out_of_scope"]:
-        parts = ReplyParts(body=(templates.out_of_scope.pick(tone),))
+        said = templates.out_of_scope.pick(tone)
+        last_bot = next((m["text"] for m in reversed(request.messages[:-1]) if m["role"] == "bot"), "")
+        if templates.out_of_scope_again and said in last_bot:
+            said = templates.out_of_scope_again.pick(tone)
+        parts = ReplyParts(body=(said,))
     else:
         ack = acknowledgement(templates, request)
         head = (ack,) if ack else ()

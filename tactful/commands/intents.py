@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tactful.agents.intent.background import load_background, usable_background
 from tactful.agents.intent.data import load_labelled
 from tactful.agents.intent.model import (
     ENCODER_EXTRA,
@@ -52,6 +53,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ev.add_argument("--model", type=Path, help="directory of a model written by 'tactful intents fit'")
     ev.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation of a fresh model on DATA")
     ev.add_argument(
+        "--graph",
+        action="store_true",
+        help="run every row through the whole support graph (a fresh conversation each, offline engine unless "
+        "configured) and report how often it hands off, why, and to which queue, overall and per label",
+    )
+    ev.add_argument(
+        "--handoff-label",
+        action="append",
+        default=[],
+        metavar="L",
+        help="with --graph: a label whose rows should hand off (repeatable); adds caught and over_escalation",
+    )
+    ev.add_argument(
+        "--sample", type=int, metavar="N", help="with --graph: score a seeded random sample of N rows"
+    )
+    ev.add_argument("--tenant", default="default", help="with --graph: the tenant whose policy runs")
+    ev.add_argument(
         "--latency-sample", type=int, default=200, metavar="N", help="messages timed one by one (default 200)"
     )
     _model_arguments(ev)
@@ -84,6 +102,13 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
         help="share of correct held-out in-scope messages the out-of-scope rule may reject (default 0.01)",
     )
     p.add_argument(
+        "--background",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also learn what is out of scope from the shipped broad negatives (policies/background.yaml), "
+        "leaving out those close to the data's own texts (default: on)",
+    )
+    p.add_argument(
         "--encoder",
         choices=sorted(ENCODERS),
         default=None,
@@ -101,10 +126,13 @@ def _fit(
     labels: Sequence[str],
     encoder: TextEncoder | str | None = None,
 ) -> IntentModel:
+    in_scope = [t for t, label in zip(texts, labels, strict=True) if label != args.oos_label]
+    background = usable_background(load_background(), in_scope) if args.background else []
     return IntentModel.fit(
         texts,
         labels,
         oos_label=args.oos_label,
+        oos_texts=background,
         random_state=args.random_state,
         c=args.c,
         max_false_reject=args.max_false_reject,
@@ -137,6 +165,10 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    if args.graph:
+        return _run_graph_eval(args)
+    if args.handoff_label or args.sample is not None:
+        raise InputError("--handoff-label and --sample apply with --graph")
     if args.cv is None and args.model is None:
         raise InputError("eval needs --model DIR (a fitted model) or --cv K (cross-validate on DATA)")
     if args.cv is not None and args.model is not None:
@@ -173,6 +205,33 @@ def run_eval(args: argparse.Namespace) -> int:
     if fit_seconds is not None:
         report["fit_seconds"] = round(fit_seconds, 3)
     print(json.dumps(report))
+    return 0
+
+
+def _run_graph_eval(args: argparse.Namespace) -> int:
+    if args.model is not None or args.cv is not None or args.encoder is not None:
+        raise InputError("--graph runs the configured support graph; it takes no --model, --cv or --encoder")
+    if args.sample is not None and args.sample < 1:
+        raise InputError("--sample must be at least 1")
+    from tactful.evals.traffic import measure
+    from tactful.settings import load_settings
+
+    texts, labels = load_labelled(args.data, args.text_col, args.label_col, args.split)
+    rows = list(range(len(texts)))
+    if args.sample is not None and args.sample < len(rows):
+        rng = np.random.default_rng(args.random_state)
+        rows = sorted(int(i) for i in rng.choice(len(rows), size=args.sample, replace=False))
+    unknown = sorted(set(args.handoff_label) - set(labels))
+    if unknown:
+        raise InputError(f"{args.data}: --handoff-label names labels not in the data: {', '.join(unknown)}")
+    report = measure(
+        load_settings(),
+        [[texts[i]] for i in rows],
+        [labels[i] for i in rows],
+        handoff_labels=args.handoff_label,
+        tenant=args.tenant,
+    )
+    print(json.dumps({"data": str(args.data), **report}))
     return 0
 
 

@@ -1,0 +1,130 @@
+"""Whole-graph handoff rates on labelled traffic: each row (or each dialogue) is a fresh conversation through the
+support graph, and the report says how often it handed off, why, and to which queue — overall and per label.
+
+``handoff_labels`` names the labels whose rows *should* hand off (e.g. a "talk to a person" label): the report
+then splits the figure into ``caught`` (those rows handed off) and ``over_escalation`` (the other rows handed
+off). Over-escalation matters as much as a missed handoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from tactful.agents.context import TurnContext
+from tactful.graphs.context import build_context
+from tactful.graphs.runner import SupportRunner, TurnResult, thread_id
+from tactful.graphs.support import compile_support_graph
+from tactful.settings import Settings
+
+EXAMPLES_PER_REASON = 3  # messages quoted per handoff reason in the report
+
+
+@dataclasses.dataclass
+class _Tally:
+    n: int = 0
+    handoffs: int = 0
+    actions: Counter[str] = dataclasses.field(default_factory=Counter)
+    reasons: Counter[str] = dataclasses.field(default_factory=Counter)
+    queues: Counter[str] = dataclasses.field(default_factory=Counter)
+
+    def add(self, handed_off: bool, action: str, reason: str | None, queue: str | None) -> None:
+        self.n += 1
+        self.actions[action] += 1
+        if handed_off:
+            self.handoffs += 1
+            self.reasons[reason or "unknown"] += 1
+            self.queues[queue or "unknown"] += 1
+
+    def rate(self) -> float | None:
+        return round(self.handoffs / self.n, 4) if self.n else None
+
+
+def _outcome(result: TurnResult) -> tuple[bool, str, str | None, str | None]:
+    handed_off = result.action == "escalate" or result.mode == "human"
+    packet = result.handoff
+    reason = packet["reason"] if packet else (result.decision["reason"] if result.decision else None)
+    queue = packet["queue"] if packet else None
+    return handed_off, result.action, reason, queue
+
+
+class TrafficRunner:
+    """Replays single messages or dialogues, each a fresh conversation, through one compiled support graph."""
+
+    def __init__(self, settings: Settings, tenant: str = "default") -> None:
+        self.tenant = tenant
+        self._saver = InMemorySaver()
+        base = build_context(settings, tenant=tenant)
+        self._ctx: TurnContext = base
+        self._runner = SupportRunner(compile_support_graph(self._saver), lambda _tenant: self._ctx)
+
+    async def dialogue(self, key: str, texts: Sequence[str]) -> list[TurnResult]:
+        results: list[TurnResult] = []
+        for i, text in enumerate(texts):
+            result = await self._runner.turn(key, text, tenant=self.tenant, message_id=f"{key}:{i}")
+            results.append(result)
+            if result.mode == "human":
+                break  # the bot is silent from here on
+        await self._saver.adelete_thread(thread_id(self.tenant, key))
+        return results
+
+
+async def _measure(runner: TrafficRunner, dialogues: Sequence[Sequence[str]]) -> list[list[TurnResult]]:
+    return [await runner.dialogue(f"traffic:{i}", texts) for i, texts in enumerate(dialogues)]
+
+
+def measure(
+    settings: Settings,
+    dialogues: Sequence[Sequence[str]],
+    labels: Sequence[str],
+    *,
+    handoff_labels: Sequence[str] = (),
+    tenant: str = "default",
+) -> dict[str, Any]:
+    """Run every dialogue (a list of user messages; one message is a one-turn dialogue) as a fresh conversation
+    and report handoff rates. A dialogue counts as handed off when any of its turns hands off."""
+    runner = TrafficRunner(settings, tenant)
+    results = asyncio.run(_measure(runner, dialogues))
+    should = set(handoff_labels)
+    overall, caught, others = _Tally(), _Tally(), _Tally()
+    by_label: dict[str, _Tally] = defaultdict(_Tally)
+    intents: Counter[str] = Counter()
+    examples: dict[str, list[str]] = defaultdict(list)
+    turns = 0
+    for texts, label, turn_results in zip(dialogues, labels, results, strict=True):
+        turns += len(turn_results)
+        handed = [r for r in turn_results if _outcome(r)[0]]
+        last = handed[0] if handed else turn_results[-1]
+        handed_off, action, reason, queue = _outcome(last)
+        for tally in (overall, by_label[label], caught if label in should else others):
+            tally.add(handed_off, action, reason, queue)
+        for r in turn_results:
+            if r.intent:
+                intents[r.intent["label"]] += 1
+        if handed_off and len(examples[reason or "unknown"]) < EXAMPLES_PER_REASON:
+            examples[reason or "unknown"].append(texts[turn_results.index(last)][:160])
+    report: dict[str, Any] = {
+        "n": overall.n,
+        "turns": turns,
+        "handoff_rate": overall.rate(),
+        "handoffs": overall.handoffs,
+        "actions": dict(overall.actions.most_common()),
+        "reasons": dict(overall.reasons.most_common()),
+        "queues": dict(overall.queues.most_common()),
+        "intents": dict(intents.most_common(15)),
+        "examples": dict(examples),
+        "by_label": {
+            name: {"n": t.n, "handoff_rate": t.rate(), "reasons": dict(t.reasons.most_common(3))}
+            for name, t in sorted(by_label.items(), key=lambda kv: (-kv[1].handoffs, kv[0]))
+        },
+    }
+    if should:
+        report["handoff_labels"] = sorted(should)
+        report["caught"] = caught.rate()
+        report["over_escalation"] = others.rate()
+    return report
