@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -46,18 +47,25 @@ class InjectionModel:
     info: dict[str, object] | None = None
 
     def _features(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        chars, words = _vectorizers(self.char_ngrams, self.word_ngrams)
+        chars, words = self._vectorizers
         x = sparse.hstack([chars.transform(texts), words.transform(texts)], format="csr")
-        x.data = np.log1p(x.data)  # sublinear tf
-        x = x.multiply(self.idf).tocsr()
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        x.data = np.log1p(x.data) * self.idf[x.indices]  # sublinear tf × idf
+        row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        norms = np.sqrt(np.bincount(row, weights=x.data.astype(np.float64) ** 2, minlength=x.shape[0]))
         norms[norms == 0] = 1.0
-        return sparse.diags(1.0 / norms) @ x
+        x.data /= norms[row].astype(x.data.dtype)
+        return x
+
+    @cached_property
+    def _vectorizers(self) -> tuple[HashingVectorizer, ...]:
+        return _vectorizers(self.char_ngrams, self.word_ngrams)
 
     def score(self, texts: Sequence[str]) -> list[float]:
         if not texts:
             return []
-        z = self._features(texts) @ self.coef + self.intercept
+        x = self._features(texts)
+        z = np.asarray([float(self.coef[x.indices[a:b]] @ x.data[a:b]) for a, b in zip(x.indptr[:-1], x.indptr[1:],
+                                                                                       strict=True)]) + self.intercept
         return [float(p) for p in 1.0 / (1.0 + np.exp(-np.asarray(z).ravel()))]
 
     # ------------------------------------------------------------------ fit / save / load

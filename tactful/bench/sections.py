@@ -6,7 +6,7 @@ its name, markdown title, options and renderer. Adding one is a new module and o
 
 from __future__ import annotations
 
-from tactful.bench import burst, classifier, economy, evalspeed, load, overhead
+from tactful.bench import burst, classifier, economy, evalspeed, guards, load, overhead
 from tactful.bench.common import Section
 
 SECTIONS: tuple[Section, ...] = (
@@ -16,5 +16,6 @@ SECTIONS: tuple[Section, ...] = (
     burst.SECTION,
     evalspeed.SECTION,
     classifier.SECTION,
+    guards.SECTION,
 )
 BY_NAME = {s.name: s for s in SECTIONS}
