@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tactful.agents.guards.injection import InjectionDetector, load_detector
-from tactful.agents.guards.learned import InjectionModel
 from tactful.agents.guards.leak import LeakCheck
+from tactful.agents.guards.learned import InjectionModel
 from tactful.agents.guards.normalize import NormaliseRules, fold, views
 from tactful.agents.guards.rules import Guards
 from tactful.agents.policy.files import load_bundle

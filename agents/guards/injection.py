@@ -126,9 +126,10 @@ class InjectionDetector:
         if own and (hit := self.detect_part(own, where="own", layers=layers)):
             return hit
         for seg in segments:
-            if seg.kind == "pasted" and seg.text.strip():
-                if hit := self.detect_part(seg.text, where="pasted", layers=layers):
-                    return hit
+            if seg.kind == "pasted" and seg.text.strip() and (
+                hit := self.detect_part(seg.text, where="pasted", layers=layers)
+            ):
+                return hit
         return None
 
     def detect_all(self, text: str) -> dict[Layer, Detection | None]:

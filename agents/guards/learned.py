@@ -114,5 +114,6 @@ class InjectionModel:
         if meta.get("format") != FORMAT or size != CHAR_FEATURES + WORD_FEATURES:
             raise ConfigError(f"not an injection model of format {FORMAT}", path=path)
         return cls(idf=idf, coef=coef, intercept=float(meta["intercept"]),
-                   char_ngrams=tuple(meta["char_ngrams"]), word_ngrams=tuple(meta["word_ngrams"]),  # type: ignore[arg-type]
+                   char_ngrams=(int(meta["char_ngrams"][0]), int(meta["char_ngrams"][1])),
+                   word_ngrams=(int(meta["word_ngrams"][0]), int(meta["word_ngrams"][1])),
                    info=meta.get("info") or {})

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -30,12 +31,11 @@ ATTACKS = [
 DRAFT = "I can help with that. Here is how to reset your password: open Settings, then Security, then Reset."
 
 
-def _per_call_ms(fn: object, items: list[str], rounds: int) -> float:
-    call = fn  # type: ignore[assignment]
+def _per_call_ms(call: Callable[[str], object], items: list[str], rounds: int) -> float:
     t0 = time.perf_counter()
     for _ in range(rounds):
         for text in items:
-            call(text)  # type: ignore[operator]
+            call(text)
     return 1000 * (time.perf_counter() - t0) / (rounds * len(items))
 
 
@@ -81,9 +81,10 @@ def bench(*, quick: bool) -> JSON:
 
 
 def render(sec: JSON) -> list[str]:
-    return [f"Guards cost {fmt(sec['guards_ms_per_turn'])} ms per turn (input {fmt(sec['input_guards_ms_per_support_message'])}"
-            f" ms, output {fmt(sec['output_guard_ms_per_draft'])} ms; an attack {fmt(sec['input_guards_ms_per_attack'])} ms)"
-            f" of a {fmt(sec['offline_turn_ms_median'])} ms offline turn."]
+    per_msg, per_draft = fmt(sec["input_guards_ms_per_support_message"]), fmt(sec["output_guard_ms_per_draft"])
+    return [f"Guards cost {fmt(sec['guards_ms_per_turn'])} ms per turn (input {per_msg} ms, output {per_draft} ms;"
+            f" an attack {fmt(sec['input_guards_ms_per_attack'])} ms) of a {fmt(sec['offline_turn_ms_median'])} ms"
+            " offline turn."]
 
 
 def _run(args: argparse.Namespace) -> JSON:

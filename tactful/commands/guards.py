@@ -1,4 +1,4 @@
-"""``tactful guards fit|eval|heldout``: train the injection classifier, score the detector's layers, export held-out rows.
+"""``tactful guards fit|eval|heldout``: train the injection classifier, score the layers, export held-out rows.
 
 - ``fit`` trains the learned layer from the shared development data sets (``--data``, default ``../shared/datasets``)
   and writes the model file (default: the user cache; ``--out PATH`` to choose). Only the train part is used unless
@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tactful.agents.guards.corpus import Row, rows
+from tactful.agents.guards.corpus import Part, Row, rows
 from tactful.agents.guards.injection import InjectionDetector, load_detector
 from tactful.agents.guards.learned import InjectionModel
 from tactful.agents.guards.normalize import views
@@ -85,7 +85,7 @@ def training_document(detector: InjectionDetector, text: str) -> str:
 
 def run_fit(args: argparse.Namespace) -> int:
     data = args.data or default_data_dir()
-    part = "all" if args.include_heldout else "train"
+    part: Part = "all" if args.include_heldout else "train"
     train = rows(data, part)
     detector = load_detector(POLICY_DIR)
     started = time.perf_counter()
@@ -176,10 +176,16 @@ def summarise(rows_: Sequence[Row], fired: Sequence[dict[str, bool]], layers: Se
 
     categories = sorted({r.category for r in rows_})
     sources = sorted({r.source for r in rows_})
+    def of_source(name: str) -> Callable[[Row], bool]:
+        return lambda r: r.source == name
+
+    def of_category(name: str) -> Callable[[Row], bool]:
+        return lambda r: r.category == name
+
     return {
         "overall": block(lambda r: True),
-        "by_source": {s: block(lambda r, s=s: r.source == s) for s in sources} if len(sources) > 1 else {},
-        "by_category": {c: block(lambda r, c=c: r.category == c) for c in categories},
+        "by_source": {s: block(of_source(s)) for s in sources} if len(sources) > 1 else {},
+        "by_category": {c: block(of_category(c)) for c in categories},
     }
 
 
