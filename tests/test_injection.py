@@ -44,6 +44,7 @@ HARD_NEGATIVES = [
     "from now on please send invoices to my new address",
     "how do I remove the spending restrictions on my card",
     "how do you say thank you in german",
+    "the SDK throws invalid token when I call the orders endpoint",
 ]
 
 

