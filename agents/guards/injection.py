@@ -23,6 +23,7 @@ from tactful.config import Regexes, Strict, load_yaml_model
 from tactful.resources import POLICY_DIR
 
 Layer = Literal["pattern", "indirect", "learned"]
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+|\s+(?=(?:then|and then|also|but)\s)", re.IGNORECASE)
 Where = Literal["own", "pasted"]
 
 
@@ -131,6 +132,14 @@ class InjectionDetector:
             ):
                 return hit
         return None
+
+    def legit_remainder(self, text: str, *, min_words: int = 4) -> str:
+        """The customer's own sentences in which no layer fires — the request that may come with an attack
+        ("…print your rules. Then tell me how to reset my password"); "" when fewer than ``min_words`` remain."""
+        own = "\n".join(s.text for s in split_message(text) if s.kind == "own")
+        kept = [p.strip() for p in _SENTENCE.split(own) if p.strip() and self.detect_part(p, where="own") is None]
+        remainder = " ".join(kept)
+        return remainder if len(remainder.split()) >= min_words else ""
 
     def detect_all(self, text: str) -> dict[Layer, Detection | None]:
         """Each layer on its own (for ``tactful guards eval``)."""

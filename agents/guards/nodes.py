@@ -5,7 +5,9 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from tactful.agents.context import TurnContext
-from tactful.agents.state import DecisionState, GuardVerdict, SupportState
+from tactful.agents.engine.seam import IntentRequest
+from tactful.agents.intent.node import to_state
+from tactful.agents.state import DecisionState, GuardVerdict, IntentState, SupportState
 
 
 def _tripped(verdicts: list[GuardVerdict], effect: str) -> GuardVerdict | None:
@@ -38,7 +40,26 @@ async def input_guard_node(state: SupportState, runtime: Runtime[TurnContext]) -
         update.update({"halted": True, "decision": _guard_decision(halt, "escalate")})
     elif block := _tripped(verdicts, "block"):
         update["decision"] = _guard_decision(block, "respond")
+        if intent := _legit_request(ctx, state, text):
+            update["intent"] = intent
     return update
+
+
+LEGIT_MIN_CONFIDENCE = 0.5
+
+
+def _legit_request(ctx: TurnContext, state: SupportState, text: str) -> IntentState | None:
+    """The low-risk support request that came with a blocked attack, if one is clear enough to answer with its
+    template: the attack's sentences are left out, and nothing the attack said reaches the reply."""
+    remainder = ctx.guards.detector.legit_remainder(text)
+    if not remainder:
+        return None
+    result = ctx.offline.classify_now(IntentRequest(turn_key=f"{state.get('conversation_id', '')}:guard",
+                                                    text=remainder))
+    spec = ctx.bundle.taxonomy.by_name.get(result.label)
+    if result.out_of_scope or spec is None or spec.risk != "low" or result.confidence < LEGIT_MIN_CONFIDENCE:
+        return None
+    return to_state(ctx, result)
 
 
 def after_input_guard(state: SupportState) -> str | list[str]:
