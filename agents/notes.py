@@ -73,6 +73,7 @@ class TriedLines(Texts):
     gave_steps: str
     event: str
     nothing_yet: str
+    injection_attempts: str = "Caught attempts to change the bot's rules: {attempts}"
 
     PLACEHOLDERS: ClassVar[dict[str, frozenset[str]]] = {
         "answered": frozenset({"topic", "turn"}),
@@ -82,6 +83,7 @@ class TriedLines(Texts):
         "gave_steps": frozenset({"topic", "turn"}),
         "event": frozenset({"type", "at"}),
         "nothing_yet": frozenset(),
+        "injection_attempts": frozenset({"attempts"}),
     }
 
 

@@ -86,6 +86,8 @@ def build_context(
         guards=Guards(
             bundle,
             system_texts=system_texts(prompts),
+            leak_texts=(*system_texts(prompts), *model_texts(prompts)),
+            leak_allowed=_reply_texts(prompts),
             grounding=Grounding(bundle.grounding, headings=framing_headings(model_texts(prompts))),
         ),
         templates=templates,
@@ -96,6 +98,11 @@ def build_context(
         with _lock:
             _cache[key] = ctx
     return ctx
+
+
+def _reply_texts(prompts: Path) -> tuple[str, ...]:
+    """What the bot's own templates say: a draft repeating them quotes no prompt."""
+    return tuple(p.read_text(encoding="utf-8") for p in sorted(prompts.glob("*.yaml")))
 
 
 def clear_context_cache() -> None:

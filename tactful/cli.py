@@ -15,6 +15,7 @@ from tactful.errors import TactfulError
 COMMANDS = {
     "chat": ("tactful.commands.chat", "talk to the support graph in the terminal"),
     "intents": ("tactful.commands.intents", "fit and score the offline intent classifier"),
+    "guards": ("tactful.commands.guards", "fit and score the prompt-injection detector"),
     "eval": ("tactful.commands.eval", "replay scenario files against the graphs and gate the metrics"),
     "marketing": ("tactful.commands.marketing", "the marketing message generator"),
     "serve": ("tactful.commands.serve", "run the HTTP service (uvicorn)"),

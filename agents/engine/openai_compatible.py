@@ -42,6 +42,7 @@ from tactful.agents.engine.seam import (
     SummaryResult,
 )
 from tactful.agents.engine.tokens import ChatTurn, clip_tokens, count_chat, count_tokens, fit_chat
+from tactful.agents.guards.untrusted import quote_untrusted
 from tactful.agents.marketing.templates import load_marketing_templates
 from tactful.agents.prompts import Prompt, load_prompt
 from tactful.agents.state import OOS_LABEL, Message, Usage
@@ -208,7 +209,7 @@ class OpenAIEngine:
         model = self._model(self.settings.model_analysis)
         history = "\n".join(f"- {clip_tokens(t, 120, model=model)}" for t in earlier) or "(none)"
         user = self.prompts["model/analysis"].render(
-            history=history, text=clip_tokens(text, 600, model=model)
+            history=history, text=clip_tokens(quote_untrusted(text), 600, model=model)
         )
         messages: list[ChatTurn] = [
             {"role": "system", "content": self._analysis_system},
@@ -271,7 +272,7 @@ class OpenAIEngine:
             ]
         )
         history: list[ChatTurn] = [
-            {"role": ROLE[m["role"]], "content": m["text"]}  # type: ignore[typeddict-item]
+            {"role": ROLE[m["role"]], "content": quote_untrusted(m["text"]) if m["role"] == "user" else m["text"]}  # type: ignore[typeddict-item]
             for m in request.messages
             if m["role"] in ROLE
         ]

@@ -6,7 +6,9 @@ from langgraph.runtime import Runtime
 
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.offload import off_loop
-from tactful.agents.state import DecisionState, GuardVerdict, SupportState
+from tactful.agents.engine.seam import IntentRequest
+from tactful.agents.intent.node import to_state
+from tactful.agents.state import DecisionState, Factor, GuardVerdict, IntentState, SupportState
 
 
 def _tripped(verdicts: list[GuardVerdict], effect: str) -> GuardVerdict | None:
@@ -38,10 +40,45 @@ async def input_guard_node(state: SupportState, runtime: Runtime[TurnContext]) -
         update["injection_attempts"] = state.get("injection_attempts", 0) + 1
     halt = _tripped(verdicts, "handoff")
     if halt:
-        update.update({"halted": True, "decision": _guard_decision(halt, "escalate")})
+        decision = _guard_decision(halt, "escalate")
+        if halt["guard"] == "injection":
+            factors = _injection_factors(state, halt)
+            decision["factors"] = [*decision["factors"], *factors]
+            update["tried"] = [ctx.notes.tried.injection_attempts.format(attempts=factors[1]["value"])]
+        update.update({"halted": True, "decision": decision})
     elif block := _tripped(verdicts, "block"):
         update["decision"] = _guard_decision(block, "respond")
+        if intent := _legit_request(ctx, state, text):
+            update["intent"] = intent
     return update
+
+
+INJECTION_TRIGGER = "injection"  # support.yaml trigger whose queue reviews repeated attempts (trust and safety)
+
+
+def _injection_factors(state: SupportState, now: GuardVerdict) -> list[Factor]:
+    """The trigger that routes the handoff, and every attempt of the conversation with the layer that caught it."""
+    earlier = [v for v in state.get("guard_log", []) if v["guard"] == "injection" and v["tripped"]]
+    attempts = "; ".join(f"turn {v['turn']}: {v['detail']}" for v in [*earlier, now])
+    return [{"name": "triggers", "value": INJECTION_TRIGGER, "effect": "queue (input guard)"},
+            {"name": "injection_attempts", "value": attempts, "effect": "handoff (input guard)"}]
+
+
+LEGIT_MIN_CONFIDENCE = 0.5
+
+
+def _legit_request(ctx: TurnContext, state: SupportState, text: str) -> IntentState | None:
+    """The low-risk support request that came with a blocked attack, if one is clear enough to answer with its
+    template: the attack's sentences are left out, and nothing the attack said reaches the reply."""
+    remainder = ctx.guards.detector.legit_remainder(text)
+    if not remainder:
+        return None
+    result = ctx.offline.classify_now(IntentRequest(turn_key=f"{state.get('conversation_id', '')}:guard",
+                                                    text=remainder))
+    spec = ctx.bundle.taxonomy.by_name.get(result.label)
+    if result.out_of_scope or spec is None or spec.risk != "low" or result.confidence < LEGIT_MIN_CONFIDENCE:
+        return None
+    return to_state(ctx, result)
 
 
 def after_input_guard(state: SupportState) -> str | list[str]:

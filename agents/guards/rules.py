@@ -14,6 +14,8 @@ from functools import cached_property
 
 from tactful.agents.content import own_words
 from tactful.agents.guards.grounding import Grounding, Source
+from tactful.agents.guards.injection import InjectionDetector, load_detector
+from tactful.agents.guards.leak import LeakCheck
 from tactful.agents.guards.redact import find_sensitive
 from tactful.agents.policy.files import PolicyBundle
 from tactful.agents.state import Event, GuardVerdict, SentimentState
@@ -47,13 +49,28 @@ class Guards:
     mask_emails: bool = False
     mask_phones: bool = False
     grounding: Grounding | None = None  # checks model-written sentences against the approved content
+    leak_texts: Sequence[str] = ()  # prompt texts a draft must not quote (agents/guards/leak.py)
+    leak_allowed: Sequence[str] = ()  # texts a draft may repeat (the reply templates)
+
+    @cached_property
+    def detector(self) -> InjectionDetector:
+        """The layered injection detector (policies/injection.yaml); guards.yaml's own list joins its patterns."""
+        return load_detector(self.bundle.directory, extra_patterns=list(self.bundle.guards.patterns.injection))
+
+    @cached_property
+    def leak(self) -> LeakCheck:
+        b = self.bundle
+        labels = [*(i.name for i in b.taxonomy.intents), *(i.queue for i in b.taxonomy.intents),
+                  *b.policy.triggers, *(r.id for r in b.policy.rules), *(r.reason for r in b.policy.rules),
+                  *self.detector.policy.patterns, *self.detector.policy.indirect]
+        return LeakCheck.build(self.leak_texts, labels, allowed=self.leak_allowed)
 
     @cached_property
     def _re(self) -> dict[str, list[re.Pattern[str]]]:
         p = self.bundle.guards.patterns
         return {
             name: [re.compile(x, re.IGNORECASE) for x in getattr(p, name)]
-            for name in ("human_request", "injection", "unauthorized_promise", "legal_statement", "secret")
+            for name in ("human_request", "unauthorized_promise", "legal_statement", "secret")
         }
 
     @cached_property
@@ -96,12 +113,15 @@ class Guards:
         return verdict("sensitive_topic", "input", turn=turn)
 
     def injection(self, text: str, *, turn: int, attempts_before: int) -> GuardVerdict:
-        hit = self._first(self._re["injection"], text)
-        if not hit:
+        """An attempt to change the bot's rules or read its instructions, in the customer's words or in content
+        they pasted. The first attempt is blocked; the ``injection_attempts``-th hands off. ``detail`` names the
+        layer, class and part that fired (``pattern/override@own: …``, ``learned/classifier@pasted: p=0.97``)."""
+        hit = self.detector.detect(text)
+        if hit is None:
             return verdict("injection", "input", turn=turn)
         limit = self.bundle.policy.thresholds.injection_attempts
         effect = "handoff" if attempts_before + 1 >= limit else "block"
-        return verdict("injection", "input", reason="prompt_injection", effect=effect, detail=hit, turn=turn)
+        return verdict("injection", "input", reason="prompt_injection", effect=effect, detail=hit.detail, turn=turn)
 
     def turn_budget(self, *, turn: int) -> GuardVerdict:
         budget = self.bundle.policy.thresholds.turn_budget
@@ -157,6 +177,8 @@ class Guards:
     # ------------------------------------------------------------------ output
 
     def output_check(self, draft: str, *, turn: int, stage: str = "output") -> GuardVerdict:
+        if leaked := self.leak.find(draft):
+            return verdict("output", stage, reason="system_text_leak", effect="handoff", detail=leaked, turn=turn)
         if self._system_shingles:
             draft_sh = _shingles(draft)
             for sys_sh in self._system_shingles:

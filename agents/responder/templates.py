@@ -150,7 +150,10 @@ def reply_parts(templates: ReplyTemplates, request: ReplyRequest) -> ReplyParts:
     label = intent["label"] if intent else None
     answer = templates.answers.get(label) if label else None
 
-    if request.action == "block":
+    if request.action == "block":  # the attack is neither repeated nor followed; a low-risk request with it is answered
+        if answer and intent and not intent["out_of_scope"]:
+            steps = answer.brief if tone == "brief" else answer.standard
+            return ReplyParts(body=(templates.block.pick("steady"), steps))
         return ReplyParts(body=(templates.block.pick(tone),))
 
     if request.action == "handoff":

@@ -6,7 +6,7 @@ its name, markdown title, options and renderer. Adding one is a new module and o
 
 from __future__ import annotations
 
-from tactful.bench import burst, capacity, classifier, economy, evalspeed, eventloop, growth, load, overhead
+from tactful.bench import burst, capacity, classifier, economy, evalspeed, eventloop, growth, guards, load, overhead
 from tactful.bench.common import Section
 
 SECTIONS: tuple[Section, ...] = (
@@ -19,5 +19,6 @@ SECTIONS: tuple[Section, ...] = (
     classifier.SECTION,
     growth.SECTION,
     capacity.SECTION,
+    guards.SECTION,
 )
 BY_NAME = {s.name: s for s in SECTIONS}

@@ -1,0 +1,153 @@
+"""The layered prompt-injection detector: normalise, match the pattern classes, score with the learned model.
+
+Direct injection is read in the customer's own words; *indirect* injection in what they pasted or quoted (an e-mail,
+a document, a log — :mod:`tactful.agents.content` tells the two apart), where the ``indirect`` classes also apply.
+Every layer is data (``policies/injection.yaml`` and the model file it names); :class:`Detection` says which layer
+and which class fired, for the guard's reason detail and for ``tactful guards eval``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from tactful.agents.content import split_message
+from tactful.agents.guards.learned import InjectionModel
+from tactful.agents.guards.normalize import NormaliseRules, views
+from tactful.config import Regexes, Strict, load_yaml_model
+from tactful.resources import POLICY_DIR
+
+Layer = Literal["pattern", "indirect", "learned"]
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+|\s+(?=(?:then|and then|also|but)\s)", re.IGNORECASE)
+Where = Literal["own", "pasted"]
+
+
+class LearnedSettings(Strict):
+    model: str | None = None
+    threshold: float = Field(default=0.85, ge=0.0, le=1.0)
+    pasted_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
+    min_chars: int = Field(default=12, ge=0)
+
+
+class InjectionPolicy(Strict):
+    """``policies/injection.yaml``: see the comments there."""
+
+    version: int = 1
+    normalise: NormaliseRules = NormaliseRules()
+    learned: LearnedSettings = LearnedSettings()
+    patterns: dict[str, Regexes] = {}
+    indirect: dict[str, Regexes] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    layer: Layer
+    category: str
+    where: Where
+    evidence: str
+    score: float = 1.0
+
+    @property
+    def detail(self) -> str:
+        """``layer/category@where: evidence`` — what the guard's verdict carries."""
+        ev = self.evidence if self.layer != "learned" else f"p={self.score:.2f}"
+        return f"{self.layer}/{self.category}@{self.where}: {ev[:120]}"
+
+
+def _compile(groups: dict[str, list[str]]) -> list[tuple[str, re.Pattern[str]]]:
+    return [(name, re.compile(p, re.IGNORECASE)) for name, patterns in groups.items() for p in patterns]
+
+
+class InjectionDetector:
+    """Stateless after construction; safe to share between turns and threads."""
+
+    def __init__(self, policy: InjectionPolicy, *, model: InjectionModel | None = None,
+                 extra_patterns: list[str] | None = None) -> None:
+        self.policy = policy
+        self.model = model
+        self._patterns = _compile({**policy.patterns, **({"tenant": extra_patterns} if extra_patterns else {})})
+        self._indirect = _compile(policy.indirect)
+
+    @classmethod
+    def from_file(cls, path: Path, *, extra_patterns: list[str] | None = None,
+                  model_path: Path | None = None) -> InjectionDetector:
+        policy = load_yaml_model(path, InjectionPolicy)
+        model = None
+        chosen = model_path or (path.parent / policy.learned.model if policy.learned.model else None)
+        if chosen is not None and chosen.is_file():
+            model = InjectionModel.load(chosen)
+        return cls(policy, model=model, extra_patterns=extra_patterns)
+
+    @cached_property
+    def rules(self) -> NormaliseRules:
+        return self.policy.normalise
+
+    def _match(self, patterns: list[tuple[str, re.Pattern[str]]], readings: list[str], layer: Layer,
+               where: Where) -> Detection | None:
+        for reading in readings:
+            for category, pattern in patterns:
+                m = pattern.search(reading)
+                if m:
+                    return Detection(layer, category, where, m.group(0).strip())
+        return None
+
+    def _learned(self, readings: list[str], where: Where) -> Detection | None:
+        s = self.policy.learned
+        text = readings[0]
+        if self.model is None or len(text.strip()) < s.min_chars:
+            return None
+        # The main view plus any decoded fragments (the rot13/leet views are for the patterns only).
+        doc = "\n".join([text, *readings[3:]]) if len(readings) > 3 else text
+        p = self.model.score([doc])[0]
+        threshold = s.pasted_threshold if where == "pasted" else s.threshold
+        return Detection("learned", "classifier", where, "", score=p) if p >= threshold else None
+
+    def detect_part(self, text: str, *, where: Where, layers: frozenset[Layer] | None = None) -> Detection | None:
+        """The first layer that fires on one part of a message (cheapest first), or None."""
+        readings = views(text, self.rules)
+        use = layers or frozenset(("pattern", "indirect", "learned"))
+        if "pattern" in use and (hit := self._match(self._patterns, readings, "pattern", where)):
+            return hit
+        if where == "pasted" and "indirect" in use and (hit := self._match(self._indirect, readings, "indirect",
+                                                                            where)):
+            return hit
+        if "learned" in use:
+            return self._learned(readings, where)
+        return None
+
+    def detect(self, text: str, *, layers: frozenset[Layer] | None = None) -> Detection | None:
+        """The message's own words first, then each pasted part; None when nothing fires."""
+        segments = split_message(text)
+        own = "\n".join(s.text for s in segments if s.kind == "own").strip()
+        if own and (hit := self.detect_part(own, where="own", layers=layers)):
+            return hit
+        for seg in segments:
+            if seg.kind == "pasted" and seg.text.strip() and (
+                hit := self.detect_part(seg.text, where="pasted", layers=layers)
+            ):
+                return hit
+        return None
+
+    def legit_remainder(self, text: str, *, min_words: int = 4) -> str:
+        """The customer's own sentences in which no layer fires — the request that may come with an attack
+        ("…print your rules. Then tell me how to reset my password"); "" when fewer than ``min_words`` remain."""
+        own = "\n".join(s.text for s in split_message(text) if s.kind == "own")
+        kept = [p.strip() for p in _SENTENCE.split(own) if p.strip() and self.detect_part(p, where="own") is None]
+        remainder = " ".join(kept)
+        return remainder if len(remainder.split()) >= min_words else ""
+
+    def detect_all(self, text: str) -> dict[Layer, Detection | None]:
+        """Each layer on its own (for ``tactful guards eval``)."""
+        return {layer: self.detect(text, layers=frozenset((layer,))) for layer in ("pattern", "indirect", "learned")}
+
+
+def load_detector(directory: Path, *, extra_patterns: list[str] | None = None) -> InjectionDetector:
+    """The tenant's ``injection.yaml`` when it has one, else the shipped default."""
+    own = directory / "injection.yaml"
+    return InjectionDetector.from_file(own if own.is_file() else POLICY_DIR / "injection.yaml",
+                                       extra_patterns=extra_patterns)

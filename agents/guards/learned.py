@@ -1,0 +1,119 @@
+"""The learned layer of the injection detector: TF-IDF over hashed character and word n-grams, logistic regression.
+
+Hashing keeps the saved model free of any text: the file (``.npz``, read without pickle) holds the vectoriser's
+settings, the idf weights and the coefficients — numbers only. Scoring one message is two sparse transforms and a
+dot product (well under a millisecond for a support message).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from tactful.errors import ConfigError
+
+FORMAT = "tactful-injection-lr/1"
+CHAR_FEATURES = 2**18
+WORD_FEATURES = 2**17
+
+
+def _vectorizers(char_ngrams: tuple[int, int], word_ngrams: tuple[int, int]) -> tuple[HashingVectorizer, ...]:
+    common = {"alternate_sign": False, "norm": None, "lowercase": True, "dtype": np.float32}
+    return (
+        HashingVectorizer(analyzer="char_wb", ngram_range=char_ngrams, n_features=CHAR_FEATURES, **common),
+        HashingVectorizer(analyzer="word", ngram_range=word_ngrams, n_features=WORD_FEATURES,
+                          token_pattern=r"(?u)\b\w+\b", **common),
+    )
+
+
+@dataclass
+class InjectionModel:
+    """A fitted scorer: :meth:`score` is the probability that each text is an attack."""
+
+    idf: NDArray[np.float32]
+    coef: NDArray[np.float32]
+    intercept: float
+    char_ngrams: tuple[int, int] = (2, 5)
+    word_ngrams: tuple[int, int] = (1, 2)
+    info: dict[str, object] | None = None
+
+    def _features(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        chars, words = self._vectorizers
+        x = sparse.hstack([chars.transform(texts), words.transform(texts)], format="csr")
+        x.data = np.log1p(x.data) * self.idf[x.indices]  # sublinear tf × idf
+        row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        norms = np.sqrt(np.bincount(row, weights=x.data.astype(np.float64) ** 2, minlength=x.shape[0]))
+        norms[norms == 0] = 1.0
+        x.data /= norms[row].astype(x.data.dtype)
+        return x
+
+    @cached_property
+    def _vectorizers(self) -> tuple[HashingVectorizer, ...]:
+        return _vectorizers(self.char_ngrams, self.word_ngrams)
+
+    def score(self, texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        x = self._features(texts)
+        z = np.asarray([float(self.coef[x.indices[a:b]] @ x.data[a:b]) for a, b in zip(x.indptr[:-1], x.indptr[1:],
+                                                                                       strict=True)]) + self.intercept
+        return [float(p) for p in 1.0 / (1.0 + np.exp(-np.asarray(z).ravel()))]
+
+    # ------------------------------------------------------------------ fit / save / load
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], labels: Sequence[int], *, c: float = 4.0, weights: Sequence[float] | None = None,
+            info: dict[str, object] | None = None) -> InjectionModel:
+        empty = np.zeros(CHAR_FEATURES + WORD_FEATURES, dtype=np.float32)
+        probe = cls(idf=empty + 1, coef=empty, intercept=0.0)
+        chars, words = _vectorizers(probe.char_ngrams, probe.word_ngrams)
+        counts = sparse.hstack([chars.transform(texts), words.transform(texts)], format="csr")
+        df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+        n = counts.shape[0]
+        idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+        idf[df == 0] = 0.0  # features never seen carry no weight (and keep the file small)
+        model = cls(idf=idf, coef=empty, intercept=0.0, info=info)
+        x = model._features(texts)
+        lr = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+        lr.fit(x, np.asarray(labels), sample_weight=None if weights is None else np.asarray(weights))
+        model.coef = lr.coef_.ravel().astype(np.float32)
+        model.intercept = float(lr.intercept_[0])
+        return model
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"format": FORMAT, "char_ngrams": list(self.char_ngrams), "word_ngrams": list(self.word_ngrams),
+                "intercept": self.intercept, "info": self.info or {}}
+        nz = np.flatnonzero(self.coef)
+        with path.open("wb") as fh:
+            np.savez_compressed(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), index=nz.astype(
+                np.int32), idf=self.idf[nz], coef=self.coef[nz], size=np.array([self.coef.size], dtype=np.int64))
+
+    @classmethod
+    def load(cls, path: Path) -> InjectionModel:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+                size = int(data["size"][0])
+                index = data["index"]
+                idf = np.zeros(size, dtype=np.float32)
+                coef = np.zeros(size, dtype=np.float32)
+                idf[index] = data["idf"]
+                coef[index] = data["coef"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ConfigError(f"cannot read injection model: {exc}", path=path) from exc
+        if meta.get("format") != FORMAT or size != CHAR_FEATURES + WORD_FEATURES:
+            raise ConfigError(f"not an injection model of format {FORMAT}", path=path)
+        return cls(idf=idf, coef=coef, intercept=float(meta["intercept"]),
+                   char_ngrams=(int(meta["char_ngrams"][0]), int(meta["char_ngrams"][1])),
+                   word_ngrams=(int(meta["word_ngrams"][0]), int(meta["word_ngrams"][1])),
+                   info=meta.get("info") or {})

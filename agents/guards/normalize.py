@@ -1,0 +1,179 @@
+"""Normalise a message before the injection patterns and the classifier read it, and decode hidden fragments.
+
+An attacker hides the words a pattern looks for: Unicode look-alikes (full-width letters, Cyrillic ``а`` for Latin
+``a``), zero-width characters between letters, a literal ``\\n`` typed instead of a line break, letters spread out
+(``i g n o r e``, ``i.g.n.o.r.e``), leetspeak (``1gn0r3``), or a whole sentence encoded as base64, hex or rot13.
+:func:`views` returns the few readings of a message that undo each trick; a detector matches every view. What each
+step folds is data (``policies/injection.yaml``, ``normalise:``); the steps themselves are here.
+
+All steps are linear in the (capped) message length.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+from collections.abc import Mapping
+
+from pydantic import Field
+
+from tactful.config import Strict
+
+# Format characters (Cf) that render as nothing: zero-width space/joiners, word joiner, BOM, soft hyphen, the
+# invisible operators, and the tag characters; variation selectors are Mn but invisible too.
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                        "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]")
+_COMBINING = re.compile(r"[\u0300-\u036f]")  # diacritics stacked on a letter ("zalgo" text) after NFKD
+_LITERAL_ESCAPE = re.compile(r"\\(?:[nrtv]|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2})")
+_SPACES = re.compile(r"[ \t\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_PUNCT_RUN = re.compile(r"([^\w\s])\1{2,}")
+# Single letters split by one separator, five or more in a row: "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e".
+_SPREAD = re.compile(r"(?<![\w])(?:[^\W\d_][ .\-_*|/]){4,}[^\W\d_](?![\w])")
+_SEPARATOR = re.compile(r"[ .\-_*|/]")
+_B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+_B64_URLSAFE = re.compile(r"(?<![A-Za-z0-9_\-=])[A-Za-z0-9_\-]{16,}={0,2}(?![A-Za-z0-9_\-=])")
+_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:(?:0x)?[0-9A-Fa-f]{2}[\s:,]?){8,}(?![0-9A-Fa-f])")
+_WORD = re.compile(r"\S+")
+
+
+class NormaliseRules(Strict):
+    """The data of the normalisation steps (``policies/injection.yaml``, ``normalise:``)."""
+
+    max_chars: int = Field(default=20_000, ge=100)
+    """Only this much of a message is read; a longer one is cut (the rest is not the customer typing)."""
+    homoglyphs: dict[str, str] = {}
+    """Look-alike characters NFKC leaves alone (Cyrillic, Greek), each folded to its Latin letter."""
+    leet: dict[str, str] = {}
+    """Digits and symbols read as letters inside a word that also has letters (``1gn0r3`` → ``ignore``)."""
+    decode_min_chars: int = Field(default=16, ge=8)
+    """The shortest base64 run worth decoding; hex needs eight bytes."""
+    decoded_min_letters: float = Field(default=0.7, ge=0.0, le=1.0)
+    """Share of letters and spaces a decoded fragment must have to count as hidden text (not binary noise)."""
+    max_fragments: int = Field(default=8, ge=0)
+    """At most this many encoded fragments are decoded per message."""
+
+
+def fold(text: str, rules: NormaliseRules) -> str:
+    """The message as a pattern should read it: NFKC, invisible characters out, look-alikes folded, literal
+    escape sequences turned into the whitespace they spell, diacritic stacks and runs of spaces or punctuation
+    collapsed, letters spread out by separators joined back."""
+    text = text[: rules.max_chars]
+    if text.count("\\") * 4 > len(text):  # a backslash between every letter: "\\I\\ \\h\\a\\v\\e"
+        text = text.replace("\\", "")
+    text = _LITERAL_ESCAPE.sub(_unescape, text)
+    text = unicodedata.normalize("NFKC", text)
+    text = _INVISIBLE.sub("", text)
+    if rules.homoglyphs:
+        text = text.translate(_table(rules.homoglyphs))
+    if any(ord(c) > 0x7F for c in text):
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+        text = unicodedata.normalize("NFC", text)
+    text = _SPREAD.sub(lambda m: _SEPARATOR.sub("", m.group(0)), text)
+    text = _PUNCT_RUN.sub(r"\1", text)
+    text = _SPACES.sub(" ", text)
+    return _BLANK_LINES.sub("\n\n", text)
+
+
+def _unescape(m: re.Match[str]) -> str:
+    s = m.group(0)
+    if s[1] in "nrv":
+        return "\n"
+    if s[1] == "t":
+        return " "
+    try:
+        char = chr(int(s[2:], 16))
+    except ValueError:
+        return s
+    return char if char.isprintable() or char in "\n\t" else " "
+
+
+_tables: dict[tuple[tuple[str, str], ...], dict[int, str]] = {}
+
+
+def _table(mapping: Mapping[str, str]) -> dict[int, str]:
+    key = tuple(sorted(mapping.items()))
+    table = _tables.get(key)
+    if table is None:
+        table = _tables[key] = {ord(k): v for k, v in mapping.items() if len(k) == 1}
+    return table
+
+
+def unleet(text: str, rules: NormaliseRules) -> str:
+    """Words that mix letters with leet digits/symbols, read as letters; other words unchanged."""
+    if not rules.leet:
+        return text
+    table = _table(rules.leet)
+    symbols = set(rules.leet)
+
+    def one(m: re.Match[str]) -> str:
+        word = m.group(0)
+        if not any(c.isalpha() for c in word) or not any(c in symbols for c in word.strip(".,!?;:'\"()")):
+            return word
+        core = word.rstrip(".,!?;:'\")")
+        return core.translate(table) + word[len(core):]
+
+    return _WORD.sub(one, text)
+
+
+def _readable(raw: bytes, rules: NormaliseRules) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    text = text.strip()
+    if len(text) < 4:
+        return None
+    good = sum(1 for c in text if c.isalpha() or c.isspace())
+    if good / len(text) < rules.decoded_min_letters or " " not in text:
+        return None
+    return text
+
+
+def decoded_fragments(text: str, rules: NormaliseRules) -> list[str]:
+    """Readable text hidden in base64 or hex runs of ``text`` (at most ``max_fragments``)."""
+    out: list[str] = []
+    for pattern, urlsafe in ((_B64, False), (_B64_URLSAFE, True)):
+        for m in pattern.finditer(text):
+            if len(out) >= rules.max_fragments:
+                return out
+            run = m.group(0)
+            if len(run.rstrip("=")) < rules.decode_min_chars or (urlsafe and not re.search(r"[-_]", run)):
+                continue
+            try:
+                raw = (base64.urlsafe_b64decode if urlsafe else base64.b64decode)(run + "=" * (-len(run) % 4))
+            except (binascii.Error, ValueError):
+                continue
+            if (found := _readable(raw, rules)) is not None:
+                out.append(found)
+    for m in _HEX.finditer(text):
+        if len(out) >= rules.max_fragments:
+            break
+        digits = re.sub(r"0x|[\s:,]", "", m.group(0))
+        try:
+            raw = bytes.fromhex(digits[: len(digits) // 2 * 2])
+        except ValueError:
+            continue
+        if (found := _readable(raw, rules)) is not None:
+            out.append(found)
+    return out
+
+
+def rot13(text: str) -> str:
+    return codecs.encode(text, "rot_13")
+
+
+def views(text: str, rules: NormaliseRules) -> list[str]:
+    """The readings of ``text`` a detector matches: folded; with leetspeak read as letters (when that changes
+    anything); rot13 of the folded text; and each decoded base64/hex fragment, folded. The first is the main view."""
+    folded = fold(text, rules)
+    out = [folded]
+    leet = unleet(folded, rules)
+    if leet != folded:
+        out.append(leet)
+    out.append(rot13(folded))
+    out.extend(fold(f, rules) for f in decoded_fragments(text[: rules.max_chars], rules))
+    return out
