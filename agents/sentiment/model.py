@@ -22,8 +22,8 @@ from itertools import pairwise
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from tactful.agents.sentiment.valence import BoundedValence
 from tactful.agents.state import Event, SentimentLabel, SentimentState, SentimentTurn, Trend
 from tactful.config import Regexes, Strict, check_patterns, load_yaml_model
 from tactful.errors import ConfigError
@@ -142,6 +142,21 @@ class Valence(Strict):
     lean: float = Field(default=0.0, ge=0, le=0.2)
 
 
+class Limits(Strict):
+    """What one turn may cost: the reasoner reads at most ``max_chars`` characters, VADER at most ``max_words``
+    words, in segments of ``window_words`` (VADER is quadratic within a segment, so the segment is kept small)."""
+
+    max_chars: int = Field(default=6000, ge=100)
+    max_words: int = Field(default=800, ge=10)
+    window_words: int = Field(default=60, ge=5)
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> Limits:
+        if self.window_words > self.max_words:
+            raise ValueError("window_words must not exceed max_words")
+        return self
+
+
 class Cue(Strict):
     pattern: str
     weight: float = Field(ge=0, le=1)
@@ -224,6 +239,7 @@ class SignalConfig(Strict):
     """Everything the reasoner weighs, loaded from ``policies/signals.yaml``."""
 
     version: int = 1
+    limits: Limits = Limits()
     valence: Valence
     intensifier_max_compound: float = Field(ge=-1, le=1)
     markers: Markers
@@ -325,7 +341,7 @@ class SentimentReasoner:
 
     def __init__(self, config: SignalConfig) -> None:
         self.config = config
-        self._vader = SentimentIntensityAnalyzer()
+        self._compound = BoundedValence(window_words=config.limits.window_words, max_words=config.limits.max_words)
         restated = config.markers.restated
         self._synonyms = {_normalize(k): _normalize(v) for k, v in restated.synonyms.items()}
         self._ignore = {_normalize(word) for word in restated.ignore_words}
@@ -357,8 +373,10 @@ class SentimentReasoner:
         given; otherwise it counts in full until a relief message ("thanks, that worked") damps it.
         """
         cfg = self.config
+        text = text[: cfg.limits.max_chars]
+        prior_user_texts = [prior[: cfg.limits.max_chars] for prior in prior_user_texts]
         lowered = _normalize(text)
-        score = float(self._vader.polarity_scores(text)["compound"])
+        score = self._compound.compound(text)
         relief = any(p.search(lowered) for p in cfg.carry.compiled)
 
         markers, marker_weights = self._markers(
@@ -568,13 +586,15 @@ class SentimentReasoner:
         for pattern, replacement in _CONTRACTIONS:
             lowered = pattern.sub(replacement, lowered)
         tokens: list[str] = []
-        for raw in _WORD.findall(lowered):
+        seen: set[str] = set()
+        for raw in _WORD.findall(lowered[: self.config.limits.max_chars]):
             word = self._synonyms.get(raw, raw)
             if word in self._ignore:
                 continue
             word = _stem(word)
             word = self._synonyms.get(word, word)
-            if word not in self._ignore and word not in tokens:
+            if word not in self._ignore and word not in seen:
+                seen.add(word)
                 tokens.append(word)
         return tokens
 
