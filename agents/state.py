@@ -123,6 +123,13 @@ class GuardVerdict(TypedDict):
     turn: int
 
 
+class FailedTurn(TypedDict):
+    """A user turn that said the bot's previous answer or question had failed them, and how it said so."""
+
+    turn: int
+    signals: list[str]  # marker codes (correction, restated, bot_negative...) or failure event types
+
+
 class HandoffPacket(TypedDict):
     conversation_id: str
     summary: str
@@ -140,6 +147,7 @@ class HandoffPacket(TypedDict):
     created_at: str
     completeness: float
     missing: list[str]
+    failed_turns: NotRequired[list[FailedTurn]]  # the turns on which the customer told the bot it had failed
 
 
 class Usage(TypedDict):
@@ -224,6 +232,7 @@ class SupportState(TypedDict, total=False):
     tried: Annotated[list[str], operator.add]  # what the bot did, for the handoff packet
     attempts: int  # bot answers given on the current issue
     failures: int  # signals that a bot answer did not help
+    failed_turns: Annotated[list[FailedTurn], operator.add]  # which turns said so, and how
     restatements: int  # times the user restated the same request
     injection_attempts: int
     halted: bool  # a guard stopped generation this turn

@@ -95,6 +95,7 @@ class OfflineEngine:
             failures=request.failures,
             channel=request.channel,
             device=request.device,
+            prior_bot_texts=request.prior_bot_texts,
         )
         restated = self.reasoner.restated(request.text, request.prior_user_texts)
         return SentimentResult(state=state, restated=restated, source="offline")

@@ -64,6 +64,7 @@ class SentimentRequest(_Model):
     turn: int
     previous: SentimentState | None = None
     prior_user_texts: Sequence[str] = ()
+    prior_bot_texts: Sequence[str] = ()  # the bot's earlier turns, latest last
     events: Sequence[Event] = ()
     last_bot_action: str | None = None
     failures: int = 0

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
+from tactful.agents.sentiment.dialogue import DIALOGUE_CODES, SARCASM, DialogueConfig, DialogueReader
+from tactful.agents.sentiment.meaning import MeaningConfig, MeaningReader
 from tactful.agents.sentiment.valence import BoundedValence
 from tactful.agents.state import Event, SentimentLabel, SentimentState, SentimentTurn, Trend
 from tactful.config import Regexes, Strict, check_patterns, load_yaml_model
@@ -57,6 +59,7 @@ MARKER_CODES: tuple[str, ...] = (
     TERSE_AFTER_FAILURE,
     CANCEL_THREAT,
     DISTRESS,
+    *DIALOGUE_CODES,
 )
 
 Weight = float  # a contribution in 0..1
@@ -116,6 +119,7 @@ class TerseRule(Strict):
     max_compound: float = Field(ge=-1, le=1)
     ignore_after_actions: list[str] = []
     ignore_data: bool = True
+    ignore: Regexes = []  # short replies that agree or confirm ("yes, that's right") are not curt
     mobile_factor: float = Field(ge=0, le=1)
     mobile_channels: list[str] = []
     mobile_devices: list[str] = []
@@ -248,6 +252,8 @@ class SignalConfig(Strict):
     carry: CarryConfig
     trend: TrendConfig
     labels: LabelThresholds
+    dialogue: DialogueConfig = DialogueConfig()
+    meaning: MeaningConfig = MeaningConfig()
 
 
 def load_signal_config(path: Path | None = None) -> SignalConfig:
@@ -349,6 +355,9 @@ class SentimentReasoner:
         run = config.markers.punctuation.min_run
         self._punct = re.compile(r"[!?]{%d,}" % run)  # noqa: UP031 - a regex quantifier, not formatting
         self._events: dict[str, EventWeight] = dict(config.events.weights)
+        self._terse_ignore = _compile_all(config.markers.terse_after_failure.ignore)
+        self._dialogue = DialogueReader(config.dialogue, similarity=self.restatement_similarity)
+        self._meaning = MeaningReader(config.meaning)
 
     # ------------------------------------------------------------------ public API
 
@@ -365,19 +374,34 @@ class SentimentReasoner:
         channel: str | None = None,
         device: str | None = None,
         now: datetime | str | None = None,
+        prior_bot_texts: Sequence[str] = (),
     ) -> SentimentState:
         """The conversation's sentiment after this user turn.
 
         ``events`` are all behavioural events known so far; each weighs less every turn after the one it
         arrived on (``detail["turn"]``) or, without one, every half-life after its ``at`` when ``now`` is
         given; otherwise it counts in full until a relief message ("thanks, that worked") damps it.
+        ``prior_bot_texts`` are the bot's earlier turns, latest last (the dialogue channel reads them).
         """
         cfg = self.config
-        text = text[: cfg.limits.max_chars]
-        prior_user_texts = [prior[: cfg.limits.max_chars] for prior in prior_user_texts]
+        limit = cfg.limits.max_chars
+        text = text[:limit].translate(_APOSTROPHES)
+        prior_user_texts = [prior[:limit] for prior in prior_user_texts]
+        prior_bot_texts = [bot[:limit] for bot in prior_bot_texts]
         lowered = _normalize(text)
-        score = self._compound.compound(text)
+        asked = last_bot_action == "clarify" or bool(prior_bot_texts and prior_bot_texts[-1].rstrip().endswith("?"))
+        reading = self._meaning.read(text, lowered, answers_question=asked)
+        score = self._compound.compound(reading.scored_text)
         relief = any(p.search(lowered) for p in cfg.carry.compiled)
+        dialogue = self._dialogue.read(
+            text,
+            lowered,
+            prior_user_texts=prior_user_texts,
+            prior_bot_texts=prior_bot_texts,
+            bot_spoke=last_bot_action is not None or bool(prior_bot_texts),
+        )
+        if SARCASM in dialogue and score > 0:
+            score = -score  # praise of a failure means the opposite
 
         markers, marker_weights = self._markers(
             text,
@@ -387,6 +411,8 @@ class SentimentReasoner:
             last_bot_action=last_bot_action,
             failures=failures,
             mobile=self._is_mobile(channel, device),
+            extra=dialogue,
+            suppressed=reading.suppressed,
         )
         text_frustration = _noisy_or([self._valence(score), *marker_weights])
 
@@ -524,9 +550,11 @@ class SentimentReasoner:
         last_bot_action: str | None,
         failures: int,
         mobile: bool,
+        extra: dict[str, Weight],
+        suppressed: set[str],
     ) -> tuple[list[str], list[Weight]]:
         spec = self.config.markers
-        found: dict[str, Weight] = {}
+        found: dict[str, Weight] = dict(extra)
         if prior_user_texts and self.restated(text, prior_user_texts):
             found[RESTATED] = spec.restated.weight
         nth = any(p.search(lowered) for p in spec.nth_time.compiled)
@@ -557,9 +585,10 @@ class SentimentReasoner:
             and score <= terse.max_compound
             and self._is_terse(text)
             and not (terse.ignore_data and _DATA_TOKEN.search(text))
+            and not any(p.search(lowered) for p in self._terse_ignore)
         ):
             found[TERSE_AFTER_FAILURE] = weight
-        codes = [code for code in MARKER_CODES if code in found]
+        codes = [code for code in MARKER_CODES if code in found and code not in suppressed]
         return codes, [found[code] for code in codes]
 
     def _shouting(self, text: str) -> bool:
