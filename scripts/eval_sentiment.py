@@ -42,7 +42,7 @@ TUNE_DIALOGUES = range(0, 500)
 REPORT_DIALOGUES = range(500, 1000)
 # GoEmotions masks names and religions as "[NAME]" / "[RELIGION]"; unmasked they would read as shouting.
 _PLACEHOLDER = re.compile(r"\[([A-Z]+)\]")
-# SGD system acts that ask the user something (the graph's "clarify"); the rest answer or offer.
+# SGD system acts that ask the user something (the graph's "clarify"); the rest (and "anything else?") answer.
 # Handoff reasons that come from the sentiment reasoner or the failure counter (the rest are intent and policy).
 SENTIMENT_REASONS = {
     "repeated_failure",
@@ -53,7 +53,7 @@ SENTIMENT_REASONS = {
     "trend_value",
     "high_value_friction",
 }
-_ASKING_ACTS = {"REQUEST", "CONFIRM", "REQ_MORE", "OFFER_INTENT"}
+_ASKING_ACTS = {"REQUEST", "CONFIRM", "OFFER_INTENT"}
 
 
 def at_threshold(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str, float]:

@@ -22,7 +22,10 @@ REJECTED_ANSWER = "rejected_answer"
 SARCASM = "sarcasm"
 REPEATED_VALUE = "repeated_value"
 QUESTION_REPEATED = "question_repeated"
-DIALOGUE_CODES: tuple[str, ...] = (CORRECTION, REJECTED_ANSWER, SARCASM, REPEATED_VALUE, QUESTION_REPEATED)
+WANTS_ALTERNATIVE = "wants_alternative"
+DIALOGUE_CODES: tuple[str, ...] = (
+    CORRECTION, REJECTED_ANSWER, SARCASM, REPEATED_VALUE, QUESTION_REPEATED, WANTS_ALTERNATIVE,
+)
 
 
 def _compiled(patterns: Sequence[str]) -> list[re.Pattern[str]]:
@@ -68,6 +71,18 @@ class RejectionCues(Strict):
         return _compiled(self.patterns)
 
 
+class AlternativeCues(Strict):
+    """The customer turns down what the bot offered and asks for another ("anything later?", "too early for
+    me"): mild dissatisfaction with the answer, not a failure of the bot."""
+
+    weight: float = Field(default=0.25, ge=0, le=1)
+    patterns: Regexes = []
+
+    @cached_property
+    def compiled(self) -> list[re.Pattern[str]]:
+        return _compiled(self.patterns)
+
+
 class SarcasmCues(Strict):
     """Praise aimed at a failure ("great job" next to "only automated answers"); stock phrases count alone."""
 
@@ -104,11 +119,17 @@ class RepeatedQuestion(Strict):
     weight: float = Field(default=0.25, ge=0, le=1)
     threshold: float = Field(default=0.7, gt=0, le=1)
     lookback: int = Field(default=3, ge=1)
+    ignore: Regexes = []  # questions a bot rightly asks every time ("anything else I can help with?")
+
+    @cached_property
+    def compiled_ignore(self) -> list[re.Pattern[str]]:
+        return _compiled(self.ignore)
 
 
 class DialogueConfig(Strict):
     correction: CorrectionCues = CorrectionCues()
     rejection: RejectionCues = RejectionCues()
+    alternatives: AlternativeCues = AlternativeCues()
     sarcasm: SarcasmCues = SarcasmCues()
     repeated_value: RepeatedValue = RepeatedValue()
     repeated_question: RepeatedQuestion = RepeatedQuestion()
@@ -152,6 +173,8 @@ class DialogueReader:
         words = len(text.split())
         if words <= cfg.rejection.max_words and _any(cfg.rejection.compiled, lowered):
             found[REJECTED_ANSWER] = cfg.rejection.weight
+        if REJECTED_ANSWER not in found and _any(cfg.alternatives.compiled, lowered):
+            found[WANTS_ALTERNATIVE] = cfg.alternatives.weight
         if self._repeated_value(lowered, prior_user_texts):
             found[REPEATED_VALUE] = cfg.repeated_value.weight
         if self._repeated_question(prior_bot_texts):
@@ -184,6 +207,8 @@ class DialogueReader:
         if len(bots) < 2 or "?" not in (prior_bot_texts[-1] if prior_bot_texts else ""):
             return False
         last, earlier = _question(bots[-1]), [_question(t) for t in bots[-1 - spec.lookback : -1]]
+        if _any(spec.compiled_ignore, last.lower()):
+            return False
         return self.similarity(last, earlier) >= spec.threshold
 
 

@@ -75,7 +75,7 @@ class NoPreference(Strict):
 
 class Decline(Strict):
     patterns: Regexes = []
-    suppress: list[str] = ["correction", "rejected_answer"]
+    suppress: list[str] = ["correction", "rejected_answer", "restated", "terse_after_failure"]
 
     @cached_property
     def compiled(self) -> list[re.Pattern[str]]:

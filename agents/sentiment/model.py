@@ -119,13 +119,13 @@ class TerseRule(Strict):
     max_compound: float = Field(ge=-1, le=1)
     ignore_after_actions: list[str] = []
     ignore_data: bool = True
-    ignore: Regexes = []  # short replies that agree or confirm ("yes, that's right") are not curt
     mobile_factor: float = Field(ge=0, le=1)
     mobile_channels: list[str] = []
     mobile_devices: list[str] = []
 
 
 class Markers(Strict):
+    acknowledgements: Regexes = []  # replies that agree or confirm: neither curt nor a restatement
     restated: RestatedMarker
     again: PatternMarker
     nth_time: PatternMarker
@@ -355,7 +355,7 @@ class SentimentReasoner:
         run = config.markers.punctuation.min_run
         self._punct = re.compile(r"[!?]{%d,}" % run)  # noqa: UP031 - a regex quantifier, not formatting
         self._events: dict[str, EventWeight] = dict(config.events.weights)
-        self._terse_ignore = _compile_all(config.markers.terse_after_failure.ignore)
+        self._acknowledgements = _compile_all(config.markers.acknowledgements)
         self._dialogue = DialogueReader(config.dialogue, similarity=self.restatement_similarity)
         self._meaning = MeaningReader(config.meaning)
 
@@ -477,8 +477,11 @@ class SentimentReasoner:
         if not prior_user_texts:
             return False
         spec = self.config.markers.restated
-        if any(p.search(_normalize(text)) for p in spec.compiled_cues):
+        lowered = _normalize(text)
+        if any(p.search(lowered) for p in spec.compiled_cues):
             return True
+        if any(p.search(lowered) for p in self._acknowledgements):
+            return False  # "sounds good" twice agrees twice; it asks for nothing
         return self.restatement_similarity(text, prior_user_texts) >= spec.threshold
 
     def restatement_similarity(self, text: str, prior_user_texts: Sequence[str]) -> float:
@@ -585,7 +588,7 @@ class SentimentReasoner:
             and score <= terse.max_compound
             and self._is_terse(text)
             and not (terse.ignore_data and _DATA_TOKEN.search(text))
-            and not any(p.search(lowered) for p in self._terse_ignore)
+            and not any(p.search(lowered) for p in self._acknowledgements)
         ):
             found[TERSE_AFTER_FAILURE] = weight
         codes = [code for code in MARKER_CODES if code in found and code not in suppressed]
