@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from tactful.agents.sentiment.dialogue import DIALOGUE_CODES, SARCASM, DialogueConfig, DialogueReader
+from tactful.agents.sentiment.dialogue import CORRECTION, DIALOGUE_CODES, SARCASM, DialogueConfig, DialogueReader
 from tactful.agents.sentiment.meaning import MeaningConfig, MeaningReader
 from tactful.agents.sentiment.valence import BoundedValence
 from tactful.agents.state import Event, SentimentLabel, SentimentState, SentimentTurn, Trend
@@ -592,7 +592,13 @@ class SentimentReasoner:
         ):
             found[TERSE_AFTER_FAILURE] = weight
         codes = [code for code in MARKER_CODES if code in found and code not in suppressed]
-        return codes, [found[code] for code in codes]
+        # "That's not what I asked" is one piece of evidence, whether read as a correction, negative feedback or
+        # a restatement: the correction adds no weight of its own next to the other two.
+        weights = [
+            0.0 if code == CORRECTION and (BOT_NEGATIVE in codes or RESTATED in codes) else found[code]
+            for code in codes
+        ]
+        return codes, weights
 
     def _shouting(self, text: str) -> bool:
         spec = self.config.markers.caps
