@@ -159,7 +159,9 @@ def test_a_bare_i_dont_care_that_answers_no_question_is_still_read(reasoner: Sen
     assert state["label"] in FLAGGED
 
 
-@pytest.mark.parametrize("text", ["YES!!! IT WORKS NOW", "FINALLY, THANK YOU SO MUCH!!", "WOW, LOVE THE NEW LOOK"])
+@pytest.mark.parametrize(
+    "text", ["YES!!! IT WORKS NOW", "FINALLY!!! IT WORKS", "OMG IT WORKS NOW", "WOW, LOVE THE NEW LOOK"]
+)
 def test_happy_capitals_are_not_shouting(reasoner: SentimentReasoner, text: str) -> None:
     state = after_bot(reasoner, text)
     assert "caps" not in state["markers"]
