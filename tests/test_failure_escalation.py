@@ -58,3 +58,17 @@ async def test_a_calm_conversation_with_one_correction_stays_with_the_bot() -> N
     )
     assert all(r.action != "escalate" for r in results)
     assert results[1].sentiment is not None and results[1].sentiment["label"] != "frustrated"
+
+
+async def test_two_slips_with_a_confirmation_between_them_do_not_add_up() -> None:
+    results = await converse(
+        [
+            "I want to change the delivery day of my order to Friday",
+            "No, I said Friday, not Monday.",
+            "Yes, that's right, Friday works for me.",
+            "No, I meant the order from last week, not this one.",
+        ],
+        cid="confirmed-between",
+    )
+    assert all(r.action != "escalate" for r in results)
+    assert results[3].sentiment is not None and results[3].sentiment["label"] != "frustrated"

@@ -75,6 +75,7 @@ class SentimentRequest(_Model):
 class SentimentResult(_Model):
     state: SentimentState
     restated: bool = False
+    confirmed: bool = False  # the customer confirms the bot got it right ("yes, that's it", "that works")
     source: Source = "offline"
     degraded: bool = False
     usage: Usage | None = None

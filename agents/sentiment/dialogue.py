@@ -127,12 +127,17 @@ class RepeatedQuestion(Strict):
 
 
 class DialogueConfig(Strict):
+    success: Regexes = []  # the customer confirms the bot got it right: a run of failed turns ends
     correction: CorrectionCues = CorrectionCues()
     rejection: RejectionCues = RejectionCues()
     alternatives: AlternativeCues = AlternativeCues()
     sarcasm: SarcasmCues = SarcasmCues()
     repeated_value: RepeatedValue = RepeatedValue()
     repeated_question: RepeatedQuestion = RepeatedQuestion()
+
+    @cached_property
+    def compiled_success(self) -> list[re.Pattern[str]]:
+        return _compiled(self.success)
 
     @cached_property
     def value_pattern(self) -> re.Pattern[str]:
@@ -180,6 +185,9 @@ class DialogueReader:
         if self._repeated_question(prior_bot_texts):
             found[QUESTION_REPEATED] = cfg.repeated_question.weight
         return found
+
+    def confirms(self, lowered: str) -> bool:
+        return _any(self.config.compiled_success, lowered)
 
     def sarcastic(self, lowered: str) -> bool:
         spec = self.config.sarcasm

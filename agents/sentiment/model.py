@@ -484,6 +484,12 @@ class SentimentReasoner:
             return False  # "sounds good" twice agrees twice; it asks for nothing
         return self.restatement_similarity(text, prior_user_texts) >= spec.threshold
 
+    def confirms(self, text: str) -> bool:
+        """True when ``text`` tells the bot it got it right ("yes, that's correct", "that works, thanks"): the
+        end of a run of failed turns."""
+        lowered = _normalize(text[: self.config.limits.max_chars])
+        return self._dialogue.confirms(lowered) or any(p.search(lowered) for p in self.config.carry.compiled)
+
     def restatement_similarity(self, text: str, prior_user_texts: Sequence[str]) -> float:
         """Highest similarity (0..1) of ``text`` to the last ``lookback`` earlier user texts.
 

@@ -2,7 +2,8 @@
 
 It also keeps the conversation's failure and restatement counters: a restated request, a correction of what the
 bot understood, a rejected answer, or negative feedback right after the bot answered means the bot's last turn
-did not help. Each such turn is recorded (``failed_turns``) for the handoff packet.
+did not help. Each such turn is recorded (``failed_turns``) for the handoff packet. A turn that confirms the bot
+got it right ("yes, that's correct") ends the run: failures count again from zero.
 """
 
 from __future__ import annotations
@@ -75,4 +76,7 @@ async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
         update["failures"] = state.get("failures", 0) + 1
         failed: FailedTurn = {"turn": turn, "signals": signals}
         update["failed_turns"] = [failed]
+    elif result.confirmed and state.get("failures", 0):
+        # "Yes, that's right" after a failed turn: the bot got there; a later slip starts a new run.
+        update["failures"] = 0
     return update
