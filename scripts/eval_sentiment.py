@@ -9,7 +9,8 @@ disappointment, disapproval, disgust), next to plain VADER.
 ``sgd``: the USS Schema-Guided-Dialogue set (1,000 dialogues, every user turn rated 1-5 by three annotators; a
 mean <= 2.5 is a dissatisfied turn). Each dialogue's user turns are replayed turn by turn through the real support
 graph (offline engine, in-memory checkpointer); the product's flag is the turn's sentiment label (negative,
-frustrated or distressed) or a handoff on that turn. Beside it: plain VADER on the same turn (compound <= -0.05),
+frustrated or distressed). After a handoff a person returns the conversation to the bot, so every turn is read;
+handoffs are counted by reason, and those before any dissatisfied turn of the dialogue are false alarms. Beside it: plain VADER on the same turn (compound <= -0.05),
 and the reasoner replayed with SGD's own system turns as the bot's side (what the dialogue channel sees when the
 bot's words are the ones the user reacted to). Dialogues 0-499 are the tuning part, 500-999 the report part.
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from tactful.agents.sentiment.model import MARKER_CODES, SentimentReasoner, load_signal_config
 from tactful.agents.sentiment.node import failure_signals
@@ -103,7 +105,8 @@ def goemotions(args: argparse.Namespace) -> dict[str, object]:
     truth = [label for _, label in rows]
     states = [_single(reasoner, text) for text, _ in rows]
     frustration = [s["frustration"] for s in states]
-    compound = [s["score"] for s in states]
+    vader_analyzer = SentimentIntensityAnalyzer()
+    compound = [float(vader_analyzer.polarity_scores(text)["compound"]) for text, _ in rows]
     flag = [s["label"] in FLAGGED for s in states]
     vader = [c <= -0.05 for c in compound]
     report: dict[str, object] = {
@@ -287,7 +290,8 @@ def sgd(args: argparse.Namespace) -> dict[str, object]:
     chosen = [(i, dialogues[i]) for i in part if i < len(dialogues)][: args.limit or None]
     exchanges = [ex for _, d in chosen for ex in d]
     truth = [ex.dissatisfied for ex in exchanges]
-    vader = [_single(reasoner, ex.text)["score"] <= -0.05 for ex in exchanges]
+    vader_analyzer = SentimentIntensityAnalyzer()
+    vader = [float(vader_analyzer.polarity_scores(ex.text)["compound"]) <= -0.05 for ex in exchanges]
     graph = asyncio.run(_replay_graph(chosen, args.dump))
     graph_truth = graph.pop("_truth")
     graph_markers = graph.pop("_markers")
