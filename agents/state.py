@@ -125,6 +125,13 @@ class GuardVerdict(TypedDict):
     turn: int
 
 
+class FailedTurn(TypedDict):
+    """A user turn that said the bot's previous answer or question had failed them, and how it said so."""
+
+    turn: int
+    signals: list[str]  # marker codes (correction, restated, bot_negative...) or failure event types
+
+
 class HandoffPacket(TypedDict):
     conversation_id: str
     summary: str
@@ -142,6 +149,7 @@ class HandoffPacket(TypedDict):
     created_at: str
     completeness: float
     missing: list[str]
+    failed_turns: NotRequired[list[FailedTurn]]  # the turns on which the customer told the bot it had failed
 
 
 class Usage(TypedDict):
@@ -261,6 +269,7 @@ class SupportState(TypedDict, total=False):
     archived: dict[str, int]  # per windowed list: items at the front of its window already in the archive
     attempts: int  # bot answers given on the current issue
     failures: int  # signals that a bot answer did not help
+    failed_turns: Annotated[list[FailedTurn], operator.add]  # which turns said so, and how
     restatements: int  # times the user restated the same request
     injection_attempts: int
     halted: bool  # a guard stopped generation this turn

@@ -95,4 +95,6 @@ def merge_sentiment(
         "worst": round(worst, 4),
         "history": history,
     }
-    return SentimentResult(state=merged, restated=offline.restated, source="model", usage=usage)
+    return SentimentResult(
+        state=merged, restated=offline.restated, confirmed=offline.confirmed, source="model", usage=usage
+    )

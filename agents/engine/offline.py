@@ -103,9 +103,11 @@ class OfflineEngine:
             failures=request.failures,
             channel=request.channel,
             device=request.device,
+            prior_bot_texts=request.prior_bot_texts,
         )
         restated = self.reasoner.restated(request.text, request.prior_user_texts)
-        return SentimentResult(state=state, restated=restated, source="offline")
+        confirmed = not state["markers"] and self.reasoner.confirms(request.text)
+        return SentimentResult(state=state, restated=restated, confirmed=confirmed, source="offline")
 
     def trend(self, frustration: Sequence[float]) -> tuple[Trend, float]:
         return self.reasoner.trend(frustration)

@@ -64,6 +64,7 @@ class SentimentRequest(_Model):
     turn: int
     previous: SentimentState | None = None
     prior_user_texts: Sequence[str] = ()
+    prior_bot_texts: Sequence[str] = ()  # the bot's earlier turns, latest last
     events: Sequence[Event] = ()
     last_bot_action: str | None = None
     failures: int = 0
@@ -74,6 +75,7 @@ class SentimentRequest(_Model):
 class SentimentResult(_Model):
     state: SentimentState
     restated: bool = False
+    confirmed: bool = False  # the customer confirms the bot got it right ("yes, that's it", "that works")
     source: Source = "offline"
     degraded: bool = False
     usage: Usage | None = None

@@ -159,6 +159,7 @@ async def handoff_node(state: SupportState, runtime: Runtime[TurnContext]) -> di
         "created_at": ctx.now().isoformat(),
         "completeness": 0.0,
         "missing": [],
+        "failed_turns": list(state.get("failed_turns", [])),
     }
     packet["completeness"], packet["missing"] = completeness(packet)
 

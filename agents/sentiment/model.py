@@ -22,8 +22,10 @@ from itertools import pairwise
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from tactful.agents.sentiment.dialogue import CORRECTION, DIALOGUE_CODES, SARCASM, DialogueConfig, DialogueReader
+from tactful.agents.sentiment.meaning import MeaningConfig, MeaningReader
+from tactful.agents.sentiment.valence import BoundedValence
 from tactful.agents.state import Event, SentimentLabel, SentimentState, SentimentTurn, Trend
 from tactful.config import Regexes, Strict, check_patterns, load_yaml_model
 from tactful.errors import ConfigError
@@ -57,6 +59,7 @@ MARKER_CODES: tuple[str, ...] = (
     TERSE_AFTER_FAILURE,
     CANCEL_THREAT,
     DISTRESS,
+    *DIALOGUE_CODES,
 )
 
 Weight = float  # a contribution in 0..1
@@ -122,6 +125,7 @@ class TerseRule(Strict):
 
 
 class Markers(Strict):
+    acknowledgements: Regexes = []  # replies that agree or confirm: neither curt nor a restatement
     restated: RestatedMarker
     again: PatternMarker
     nth_time: PatternMarker
@@ -140,6 +144,21 @@ class Valence(Strict):
     floor: float = Field(ge=0, lt=1)
     exponent: float = Field(gt=0)
     lean: float = Field(default=0.0, ge=0, le=0.2)
+
+
+class Limits(Strict):
+    """What one turn may cost: the reasoner reads at most ``max_chars`` characters, VADER at most ``max_words``
+    words, in segments of ``window_words`` (VADER is quadratic within a segment, so the segment is kept small)."""
+
+    max_chars: int = Field(default=6000, ge=100)
+    max_words: int = Field(default=800, ge=10)
+    window_words: int = Field(default=60, ge=5)
+
+    @model_validator(mode="after")
+    def _window_fits(self) -> Limits:
+        if self.window_words > self.max_words:
+            raise ValueError("window_words must not exceed max_words")
+        return self
 
 
 class Cue(Strict):
@@ -224,6 +243,7 @@ class SignalConfig(Strict):
     """Everything the reasoner weighs, loaded from ``policies/signals.yaml``."""
 
     version: int = 1
+    limits: Limits = Limits()
     valence: Valence
     intensifier_max_compound: float = Field(ge=-1, le=1)
     markers: Markers
@@ -232,6 +252,8 @@ class SignalConfig(Strict):
     carry: CarryConfig
     trend: TrendConfig
     labels: LabelThresholds
+    dialogue: DialogueConfig = DialogueConfig()
+    meaning: MeaningConfig = MeaningConfig()
 
 
 def load_signal_config(path: Path | None = None) -> SignalConfig:
@@ -325,7 +347,7 @@ class SentimentReasoner:
 
     def __init__(self, config: SignalConfig) -> None:
         self.config = config
-        self._vader = SentimentIntensityAnalyzer()
+        self._compound = BoundedValence(window_words=config.limits.window_words, max_words=config.limits.max_words)
         restated = config.markers.restated
         self._synonyms = {_normalize(k): _normalize(v) for k, v in restated.synonyms.items()}
         self._ignore = {_normalize(word) for word in restated.ignore_words}
@@ -333,6 +355,9 @@ class SentimentReasoner:
         run = config.markers.punctuation.min_run
         self._punct = re.compile(r"[!?]{%d,}" % run)  # noqa: UP031 - a regex quantifier, not formatting
         self._events: dict[str, EventWeight] = dict(config.events.weights)
+        self._acknowledgements = _compile_all(config.markers.acknowledgements)
+        self._dialogue = DialogueReader(config.dialogue, similarity=self.restatement_similarity)
+        self._meaning = MeaningReader(config.meaning)
 
     # ------------------------------------------------------------------ public API
 
@@ -349,17 +374,34 @@ class SentimentReasoner:
         channel: str | None = None,
         device: str | None = None,
         now: datetime | str | None = None,
+        prior_bot_texts: Sequence[str] = (),
     ) -> SentimentState:
         """The conversation's sentiment after this user turn.
 
         ``events`` are all behavioural events known so far; each weighs less every turn after the one it
         arrived on (``detail["turn"]``) or, without one, every half-life after its ``at`` when ``now`` is
         given; otherwise it counts in full until a relief message ("thanks, that worked") damps it.
+        ``prior_bot_texts`` are the bot's earlier turns, latest last (the dialogue channel reads them).
         """
         cfg = self.config
+        limit = cfg.limits.max_chars
+        text = text[:limit].translate(_APOSTROPHES)
+        prior_user_texts = [prior[:limit] for prior in prior_user_texts]
+        prior_bot_texts = [bot[:limit] for bot in prior_bot_texts]
         lowered = _normalize(text)
-        score = float(self._vader.polarity_scores(text)["compound"])
+        asked = last_bot_action == "clarify" or bool(prior_bot_texts and prior_bot_texts[-1].rstrip().endswith("?"))
+        reading = self._meaning.read(text, lowered, answers_question=asked)
+        score = self._compound.compound(reading.scored_text)
         relief = any(p.search(lowered) for p in cfg.carry.compiled)
+        dialogue = self._dialogue.read(
+            text,
+            lowered,
+            prior_user_texts=prior_user_texts,
+            prior_bot_texts=prior_bot_texts,
+            bot_spoke=last_bot_action is not None or bool(prior_bot_texts),
+        )
+        if SARCASM in dialogue and score > 0:
+            score = -score  # praise of a failure means the opposite
 
         markers, marker_weights = self._markers(
             text,
@@ -369,6 +411,8 @@ class SentimentReasoner:
             last_bot_action=last_bot_action,
             failures=failures,
             mobile=self._is_mobile(channel, device),
+            extra=dialogue,
+            suppressed=reading.suppressed,
         )
         text_frustration = _noisy_or([self._valence(score), *marker_weights])
 
@@ -433,9 +477,18 @@ class SentimentReasoner:
         if not prior_user_texts:
             return False
         spec = self.config.markers.restated
-        if any(p.search(_normalize(text)) for p in spec.compiled_cues):
+        lowered = _normalize(text)
+        if any(p.search(lowered) for p in spec.compiled_cues):
             return True
+        if any(p.search(lowered) for p in self._acknowledgements):
+            return False  # "sounds good" twice agrees twice; it asks for nothing
         return self.restatement_similarity(text, prior_user_texts) >= spec.threshold
+
+    def confirms(self, text: str) -> bool:
+        """True when ``text`` tells the bot it got it right ("yes, that's correct", "that works, thanks"): the
+        end of a run of failed turns."""
+        lowered = _normalize(text[: self.config.limits.max_chars])
+        return self._dialogue.confirms(lowered) or any(p.search(lowered) for p in self.config.carry.compiled)
 
     def restatement_similarity(self, text: str, prior_user_texts: Sequence[str]) -> float:
         """Highest similarity (0..1) of ``text`` to the last ``lookback`` earlier user texts.
@@ -506,9 +559,11 @@ class SentimentReasoner:
         last_bot_action: str | None,
         failures: int,
         mobile: bool,
+        extra: dict[str, Weight],
+        suppressed: set[str],
     ) -> tuple[list[str], list[Weight]]:
         spec = self.config.markers
-        found: dict[str, Weight] = {}
+        found: dict[str, Weight] = dict(extra)
         if prior_user_texts and self.restated(text, prior_user_texts):
             found[RESTATED] = spec.restated.weight
         nth = any(p.search(lowered) for p in spec.nth_time.compiled)
@@ -539,10 +594,17 @@ class SentimentReasoner:
             and score <= terse.max_compound
             and self._is_terse(text)
             and not (terse.ignore_data and _DATA_TOKEN.search(text))
+            and not any(p.search(lowered) for p in self._acknowledgements)
         ):
             found[TERSE_AFTER_FAILURE] = weight
-        codes = [code for code in MARKER_CODES if code in found]
-        return codes, [found[code] for code in codes]
+        codes = [code for code in MARKER_CODES if code in found and code not in suppressed]
+        # "That's not what I asked" is one piece of evidence, whether read as a correction, negative feedback or
+        # a restatement: the correction adds no weight of its own next to the other two.
+        weights = [
+            0.0 if code == CORRECTION and (BOT_NEGATIVE in codes or RESTATED in codes) else found[code]
+            for code in codes
+        ]
+        return codes, weights
 
     def _shouting(self, text: str) -> bool:
         spec = self.config.markers.caps
@@ -568,13 +630,15 @@ class SentimentReasoner:
         for pattern, replacement in _CONTRACTIONS:
             lowered = pattern.sub(replacement, lowered)
         tokens: list[str] = []
-        for raw in _WORD.findall(lowered):
+        seen: set[str] = set()
+        for raw in _WORD.findall(lowered[: self.config.limits.max_chars]):
             word = self._synonyms.get(raw, raw)
             if word in self._ignore:
                 continue
             word = _stem(word)
             word = self._synonyms.get(word, word)
-            if word not in self._ignore and word not in tokens:
+            if word not in self._ignore and word not in seen:
+                seen.add(word)
                 tokens.append(word)
         return tokens
 

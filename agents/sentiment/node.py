@@ -1,19 +1,37 @@
 """Sentiment reasoner node: per-turn score, trend over turns, frustration markers, urgency and events.
 
-It also keeps the conversation's failure and restatement counters: a restated request, or negative feedback right
-after the bot answered, means the bot's answer did not help.
+It also keeps the conversation's failure and restatement counters: a restated request, a correction of what the
+bot understood, a rejected answer, or negative feedback right after the bot answered means the bot's last turn
+did not help. Each such turn is recorded (``failed_turns``) for the handoff packet. A turn that confirms the bot
+got it right ("yes, that's correct") ends the run: failures count again from zero.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from langgraph.runtime import Runtime
 
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import SentimentRequest
-from tactful.agents.state import SupportState
+from tactful.agents.state import FailedTurn, SupportState
 
-FAILURE_MARKERS = {"bot_negative", "again", "nth_time", "restated", "terse_after_failure"}
+FAILURE_MARKERS = {
+    "bot_negative", "again", "nth_time", "restated", "terse_after_failure",
+    "correction", "rejected_answer", "sarcasm", "repeated_value", "question_repeated",
+}
 FAILURE_EVENTS = {"mfa_failure", "failed_payment", "api_error_burst", "api_error", "account_locked", "product_error"}
+ANSWERING_ACTIONS = {"respond", "assist", "clarify"}
+BOT_TEXTS = 3  # the bot's earlier turns the dialogue channel reads
+
+
+def failure_signals(markers: Iterable[str], *, last_action: str | None) -> list[str]:
+    """The markers of a turn that say the bot's previous turn failed (only once the bot has answered or asked;
+    "third time I'm asking" on a first message reports a failure from before this conversation)."""
+    found = set(markers)
+    if last_action in ANSWERING_ACTIONS:
+        return sorted(found & FAILURE_MARKERS)
+    return ["nth_time"] if "nth_time" in found else []
 
 
 async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
@@ -21,6 +39,7 @@ async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
     messages = state.get("messages", [])
     text = messages[-1]["text"]
     prior = [m["text"] for m in messages[:-1] if m["role"] == "user"]
+    bots = [m["text"] for m in messages[:-1] if m["role"] == "bot"]
     turn = state.get("turn", 1)
     events = state.get("events", [])
     context = state.get("context", {})
@@ -30,6 +49,7 @@ async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
         turn=turn,
         previous=state.get("sentiment"),
         prior_user_texts=prior[-10:],
+        prior_bot_texts=bots[-BOT_TEXTS:],
         events=events,
         last_bot_action=state.get("last_action"),
         failures=state.get("failures", 0),
@@ -47,11 +67,16 @@ async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
     if result.restated:
         markers.add("restated")
         update["restatements"] = state.get("restatements", 0) + 1
+    last_action = state.get("last_action")
+    signals = failure_signals(markers, last_action=last_action)
     # After an answer, or after a clarifying question the person answers with "still broken, already tried that".
-    answered_before = state.get("last_action") in {"respond", "assist", "clarify"}
-    new_failure_events = [e for e in state.get("new_events", []) if e["type"] in FAILURE_EVENTS]
-    # "Third time I'm asking" before the bot has said anything reports a failure from before this conversation.
-    reported_earlier = not answered_before and "nth_time" in markers
-    if (answered_before and (markers & FAILURE_MARKERS or new_failure_events)) or reported_earlier:
+    if last_action in ANSWERING_ACTIONS:
+        signals += sorted({e["type"] for e in state.get("new_events", []) if e["type"] in FAILURE_EVENTS})
+    if signals:
         update["failures"] = state.get("failures", 0) + 1
+        failed: FailedTurn = {"turn": turn, "signals": signals}
+        update["failed_turns"] = [failed]
+    elif result.confirmed and state.get("failures", 0):
+        # "Yes, that's right" after a failed turn: the bot got there; a later slip starts a new run.
+        update["failures"] = 0
     return update
