@@ -11,8 +11,9 @@ mean <= 2.5 is a dissatisfied turn). Each dialogue's user turns are replayed tur
 graph (offline engine, in-memory checkpointer); the product's flag is the turn's sentiment label (negative,
 frustrated or distressed). After a handoff a person returns the conversation to the bot, so every turn is read;
 handoffs are counted by reason, and those before any dissatisfied turn of the dialogue are false alarms. Beside
-it: plain VADER on the same turn (compound <= -0.05), and the reasoner replayed with SGD's own system turns as the bot's side (what the dialogue channel sees when the
-bot's words are the ones the user reacted to). Dialogues 0-499 are the tuning part, 500-999 the report part.
+it: plain VADER on the same turn (compound <= -0.05), and the reasoner replayed with SGD's own system turns as
+the bot's side (what the dialogue channel sees when the bot's words are the ones the user reacted to).
+Dialogues 0-499 are the tuning part, 500-999 the report part.
 
 Prints one JSON object. Run from the repo root (``PYTHONPATH=.``).
 """
