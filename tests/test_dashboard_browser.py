@@ -101,7 +101,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext
 def acme(server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server, headers=bearer(KEY_A), timeout=60) as client:
         for cid, text, account in [
-            ("d1", "I was charged twice this month and I want the money back", "P1"),
+            ("d1", "You charged me twice this month, I am going to dispute the charge with my bank", "P1"),
             ("d2", "I want to talk to a person please", "P2"),
             ("d3", "How do I reset my password?", "P3"),
             ("d4", "where can I download my invoice", "P3"),

@@ -35,6 +35,18 @@ def cpu_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def _forget_pool_in_child() -> None:
+    """A forked child (the eval runner's worker processes) inherits the pool object but none of its threads: work
+    submitted to it would wait forever. The child starts a pool of its own on first use."""
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 async def off_loop(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     """``fn(*args, **kwargs)`` in the CPU pool, with the caller's context variables; the loop stays free."""
     context = contextvars.copy_context()
