@@ -244,7 +244,8 @@ def test_minilm_cli_fit_and_eval(tmp_path: Path, capsys: pytest.CaptureFixture[s
     probe_rows += [{"text": t, "label": "oos"} for t in UNRELATED]
     probe.write_text("".join(json.dumps(r) + "\n" for r in probe_rows), encoding="utf-8")
 
-    fit_argv = ["intents", "fit", str(data), "--oos-label", "oos", "--out", str(tmp_path / "m"), "--encoder", "minilm"]
+    fit_argv = ["intents", "fit", str(data), "--oos-label", "oos", "--out", str(tmp_path / "m"), "--encoder", "minilm",
+                "--no-background"]
     assert main(fit_argv) == 0
     fit = json.loads(capsys.readouterr().out)
     assert fit["encoder"] == "minilm" and fit["n_oos"] == len(OOS_EXAMPLES)

@@ -92,7 +92,7 @@ async def test_a_label_on_a_handoff_is_stored_with_its_decision_and_counts_in_pr
 
 async def test_the_stored_label_keeps_the_factors_and_no_guard_text(settings: Settings) -> None:
     async with in_process(settings) as (app, client):
-        await say(client, "c1", "I was charged twice this month and I want the money back", "A1")
+        await say(client, "c1", "I was charged twice this month and I want to dispute the duplicate charge", "A1")
         await say(client, "c2", "I want to talk to a person please", "A2")
         decided = await handoff_of(client, "c1")
         guarded = await handoff_of(client, "c2")
@@ -152,7 +152,7 @@ async def test_containment_regret_and_ratings_in_the_summary(settings: Settings)
         offset = (
             await client.get("/v1/metrics/summary", params={"days": 2, "until": later.isoformat()}, headers=ACME)
         ).json()
-        scrape = (await client.get("/metrics")).text
+        scrape = (await client.get("/metrics", headers=ACME)).text
     assert rated.status_code == 200 and rated.json()["score"] == 4 and rated.json()["turn"] == 1
     totals = summary["totals"]
     assert totals["conversations"] == 3 and totals["contained"] == 3 and totals["regret_contacts"] == 1

@@ -26,7 +26,7 @@ from tactful.service.outcomes.tune import knobs, proposed_text, set_knob, tune
 from tactful.settings import Settings
 from tests.server_helpers import REPO, in_process, service_settings
 
-CHARGED_TWICE = "I was charged twice this month and I want the money back"
+BILLING_DISPUTE = "the amount you billed me is not what I agreed to"
 PERSON = "I want to talk to a person please"
 ROUTINE = ("How do I reset my password?", "where can I download my invoice", "how do I export my data to csv")
 
@@ -41,9 +41,9 @@ def policy_dir(tmp_path: Path) -> Path:
 def strict_high_risk(policy_dir: Path) -> str:
     """The default policy with escalation for high-risk intents only above 0.999 confidence."""
     text = (policy_dir / "support.yaml").read_text(encoding="utf-8")
-    return text.replace(
-        "when: {risk: [high], confidence_at_least: 0.45}", "when: {risk: [high], confidence_at_least: 0.999}"
-    )
+    live = "when: {risk: [high], confidence_at_least: 0.8}"  # the high_risk_intent rule
+    assert live in text
+    return text.replace(live, "when: {risk: [high], confidence_at_least: 0.999}")
 
 
 async def talk(client: httpx.AsyncClient, cid: str, text: str, account: str) -> dict[str, Any]:
@@ -73,7 +73,7 @@ async def window_of(settings: Settings, app: Any, tenant: str = "default") -> An
 async def test_replaying_under_the_live_policy_takes_every_recorded_route(tmp_path: Path, policy_dir: Path) -> None:
     settings = service_settings(tmp_path, policy_dir=policy_dir)
     async with in_process(settings) as (app, client):
-        texts = [CHARGED_TWICE, PERSON, *ROUTINE, "this is the third time, the export is STILL broken!!"]
+        texts = [BILLING_DISPUTE, PERSON, *ROUTINE, "this is the third time, the export is STILL broken!!"]
         for i, text in enumerate(texts):
             await talk(client, f"c{i}", text, f"A{i}")
         await talk(client, "c5", "still not working, nothing you said helped", "A5")
@@ -93,7 +93,7 @@ async def test_a_shadow_policy_records_what_it_would_have_decided(tmp_path: Path
     (policy_dir / "shadow" / "support.yaml").write_text(strict_high_risk(policy_dir), encoding="utf-8")
     settings = service_settings(tmp_path, policy_dir=policy_dir)
     async with in_process(settings) as (_, client):
-        live = await talk(client, "c-dispute", CHARGED_TWICE, "A1")
+        live = await talk(client, "c-dispute", BILLING_DISPUTE, "A1")
         await talk(client, "c-pw", ROUTINE[0], "A2")
         await label(client, "c-dispute", "automatable")
         summary = (await client.get("/v1/metrics/summary", params={"days": 1})).json()
@@ -121,7 +121,7 @@ async def test_tune_proposes_fewer_escalations_when_people_say_they_were_not_nee
     settings = service_settings(tmp_path, policy_dir=policy_dir)
     async with in_process(settings) as (app, client):
         for i in range(3):
-            assert (await talk(client, f"d{i}", CHARGED_TWICE, f"D{i}"))["action"] == "escalate"
+            assert (await talk(client, f"d{i}", BILLING_DISPUTE, f"D{i}"))["action"] == "escalate"
             await label(client, f"d{i}", "automatable")
             assert (await talk(client, f"h{i}", PERSON, f"H{i}"))["action"] == "escalate"
             await label(client, f"h{i}", "needed")
@@ -145,13 +145,14 @@ async def test_tune_proposes_fewer_escalations_when_people_say_they_were_not_nee
             expected = set_knob(expected, knob, proposal.changes[knob.name])
     assert load_yaml_model(written, SupportPolicy) == expected.model_copy(update={"version": 2})
     assert (policy_dir / "support.yaml").read_text(encoding="utf-8") == text
-    assert any(c.knob == "rules.3.when.confidence_at_least" for c in proposal.candidates)
+    index = next(i for i, rule in enumerate(live.policy.rules) if rule.id == "high_risk_intent")
+    assert any(c.knob == f"rules.{index}.when.confidence_at_least" for c in proposal.candidates)
 
 
 async def test_tune_makes_no_proposal_without_enough_labels(tmp_path: Path, policy_dir: Path) -> None:
     settings = service_settings(tmp_path, policy_dir=policy_dir)
     async with in_process(settings) as (app, client):
-        await talk(client, "d0", CHARGED_TWICE, "D0")
+        await talk(client, "d0", BILLING_DISPUTE, "D0")
         window = await window_of(settings, app)
     proposal = tune(build_context(settings).bundle, window, tenant="default", holdout_share=0.0, min_labels=5)
     assert proposal.proposed is None and proposal.diff == "" and "labelled" in proposal.note
