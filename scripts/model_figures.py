@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         "structured_output": settings.structured_output,
         "scenarios": len(runs),
         "passed": sum(s.status == "pass" for s in scores),
+        "failed": {s.id: s.note or [f"{c.name}@{c.turn}: {c.actual}" for c in s.failures]
+                   for s in scores if s.status != "pass"},
         "gates_failed": [g.metric for g in gates if not g.ok],
         "duration_s": round(duration, 1),
         "support_turns": len(turns),
