@@ -167,6 +167,11 @@ class Settings(BaseSettings):
     """Price of 1,000 completion tokens."""
     offline_confidence_skip: float = 0.8
     """Skip the model's analysis when the offline intent confidence is at least this."""
+    analysis_trust: Literal["arbitrate", "override"] = "arbitrate"
+    """How far the model's analysis may move the offline reading. ``arbitrate``: its intent must be one of the
+    offline classifier's candidates (label, runner-up, out of scope) and a sentiment on the other side of the
+    offline one (negative against calm or positive, or the reverse) is outvoted, so a small local model refines
+    and never overturns. ``override``: any intent label, and its sentiment always merges (a strong hosted model)."""
 
     # --- HTTP service (tactful serve) ---
     api_keys: dict[str, list[SecretStr]] = Field(default_factory=dict)

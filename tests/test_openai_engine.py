@@ -133,9 +133,7 @@ def sse(deltas: Sequence[str], *, usage: tuple[int, int] | None = (900, 60)) -> 
 
 
 def error(status: int, **headers: str) -> httpx.Response:
-    return httpx.Response(
-        status, json={"error": {"message": f"status {status}", "type": "x"}}, headers=headers
-    )
+    return httpx.Response(status, json={"error": {"message": f"status {status}", "type": "x"}}, headers=headers)
 
 
 @pytest.fixture
@@ -148,13 +146,14 @@ def _user(text: str) -> Message:
     return {"role": "user", "text": text, "turn": 1, "at": "2025-01-01T00:00:00+00:00"}
 
 
-def intent_request(text: str = "i cant get in, reset link never came", key: str = "c:1") -> IntentRequest:
+MESSAGE = "this is so annoying, i cant get in and the reset link never came"
+
+
+def intent_request(text: str = MESSAGE, key: str = "c:1") -> IntentRequest:
     return IntentRequest(turn_key=key, text=text, messages=[_user(text)])
 
 
-def sentiment_request(
-    text: str = "i cant get in, reset link never came", key: str = "c:1"
-) -> SentimentRequest:
+def sentiment_request(text: str = MESSAGE, key: str = "c:1") -> SentimentRequest:
     return SentimentRequest(turn_key=key, text=text, turn=1)
 
 
@@ -218,6 +217,36 @@ async def test_sentiment_from_the_model_is_averaged_with_the_offline_reading(llm
     assert merged.state["history"][-1]["frustration"] == merged.state["frustration"]
 
 
+async def test_a_label_outside_the_offline_shortlist_is_outvoted_unless_the_model_is_trusted(llm: respx.Route) -> None:
+    # A small model's confident pick the offline classifier gave no weight (neither its label nor its runner-up)
+    # does not replace the offline reading; with analysis_trust=override it does.
+    request = intent_request()
+    eng = engine()
+    offline = eng.fallback.classify_now(request)
+    stray = next(label for label in ("plan_change", "data_export", "feedback")
+                 if label not in {offline.label, offline.runner_up})  # fmt: skip
+    llm.mock(return_value=completion(json.dumps({**ANALYSIS, "intent": stray, "runner_up": None})))
+    kept = await eng.classify(request)
+    assert kept.label == offline.label and kept.source == "offline" and kept.usage is not None
+    trusted = await engine(settings(analysis_trust="override")).classify(intent_request(key="c:2"))
+    assert trusted.label == stray and trusted.source == "model"
+
+
+async def test_a_sentiment_on_the_other_side_of_the_offline_reading_is_outvoted(llm: respx.Route) -> None:
+    # Offline reads a complaint as frustrated; a model calling it positive does not make it calm or lower
+    # its frustration. The same reading with analysis_trust=override merges.
+    request = sentiment_request()
+    eng = engine()
+    offline = eng.fallback.assess_now(request)
+    assert offline.state["label"] == "frustrated"
+    llm.mock(return_value=completion(json.dumps({**ANALYSIS, "sentiment": "positive", "frustration": 0.0})))
+    kept = await eng.assess(request)
+    assert kept.state["label"] == "frustrated" and kept.state["frustration"] == offline.state["frustration"]
+    assert kept.source == "offline"
+    merged = await engine(settings(analysis_trust="override")).assess(sentiment_request(key="c:2"))
+    assert merged.source == "model" and merged.state["label"] == "positive"
+
+
 async def test_confident_offline_answer_skips_the_model(llm: respx.Route) -> None:
     eng = engine(settings(offline_confidence_skip=0.0))
     text = "I forgot my password"
@@ -227,9 +256,7 @@ async def test_confident_offline_answer_skips_the_model(llm: respx.Route) -> Non
 
 
 @pytest.mark.parametrize("mode", ["json_object", "tools"])
-async def test_servers_without_json_schema_get_json_mode_or_a_forced_tool_call(
-    llm: respx.Route, mode: str
-) -> None:
+async def test_servers_without_json_schema_get_json_mode_or_a_forced_tool_call(llm: respx.Route, mode: str) -> None:
     raw = json.dumps(ANALYSIS)
     llm.mock(return_value=completion(raw) if mode == "json_object" else completion(None, tool_args=raw))
     intent = await engine(settings(structured_output=mode)).classify(intent_request())
@@ -255,9 +282,7 @@ async def test_the_output_token_cap_goes_under_the_name_the_server_expects(llm: 
 
 
 async def test_invalid_json_is_reasked_once_then_the_offline_engine_decides(llm: respx.Route) -> None:
-    llm.mock(
-        side_effect=[completion("Sure! The intent is password reset."), completion('{"intent": "nope"}')]
-    )
+    llm.mock(side_effect=[completion("Sure! The intent is password reset."), completion('{"intent": "nope"}')])
     eng = engine()
     intent, sentiment = await asyncio.gather(eng.classify(intent_request()), eng.assess(sentiment_request()))
     assert llm.call_count == 2  # the first answer and one re-ask; validation failures are never retried
@@ -411,16 +436,12 @@ async def test_a_failed_probe_opens_the_circuit_again(llm: respx.Route) -> None:
 
 
 async def test_draft_streams_the_servers_reply_sentence_by_sentence_and_reports_usage(llm: respx.Route) -> None:
-    llm.mock(
-        return_value=sse(["Let's get you back in. ", "Open the sign-in page ", "and choose Forgot password."])
-    )
+    llm.mock(return_value=sse(["Let's get you back in. ", "Open the sign-in page ", "and choose Forgot password."]))
     text, chunks = await collect(engine(), reply_request())
     assert llm.call_count == 1
     body = json.loads(llm.calls[0].request.content)
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
-    assert (
-        body["messages"][0]["role"] == "system" and body["messages"][-1]["content"] == "I forgot my password"
-    )
+    assert body["messages"][0]["role"] == "system" and body["messages"][-1]["content"] == "I forgot my password"
     assert [c.text for c in chunks[:2]] == [  # complete sentences only, as they complete
         "Let's get you back in. ",
         "Open the sign-in page and choose Forgot password.",
@@ -571,9 +592,7 @@ def test_prompt_tokens_stay_flat_as_the_conversation_grows() -> None:
     def prompt_at(turn: int) -> int:
         messages: list[Message] = []
         for i in range(1, turn + 1):
-            messages.append(
-                _user(f"turn {i}: the export to CSV still fails with error E{i} on the reports page")
-            )
+            messages.append(_user(f"turn {i}: the export to CSV still fails with error E{i} on the reports page"))
             if i < turn:
                 messages.append(
                     {
@@ -586,9 +605,7 @@ def test_prompt_tokens_stay_flat_as_the_conversation_grows() -> None:
         summary = fold_history(
             messages, tried=[f"Gave the standard steps (turn {i})" for i in range(turn)], settings=cfg
         )
-        request = reply_request().model_copy(
-            update={"messages": messages[-HISTORY_WINDOW:], "summary": summary}
-        )
+        request = reply_request().model_copy(update={"messages": messages[-HISTORY_WINDOW:], "summary": summary})
         return count_chat(eng.reply_messages(request, "Open Reports, then Download."), model=cfg.model)
 
     assert prompt_at(30) <= 1.5 * prompt_at(5)

@@ -40,8 +40,21 @@ def analysis_type(labels: tuple[str, ...]) -> type[Analysis]:
     )
 
 
-def merge_intent(offline: IntentResult, analysis: Analysis, *, usage: Usage | None) -> IntentResult:
-    """The model's label and confidence; the runner-up's confidence comes from the offline model if known."""
+Trust = Literal["arbitrate", "override"]
+
+
+def merge_intent(
+    offline: IntentResult, analysis: Analysis, *, usage: Usage | None, trust: Trust = "arbitrate"
+) -> IntentResult:
+    """The model's label and confidence; the runner-up's confidence comes from the offline model if known.
+
+    With ``trust="arbitrate"`` (the default) the model arbitrates between the offline classifier's own candidates
+    (its label, its runner-up, out of scope when it found the message outside the taxonomy) and cannot bring in a
+    label the offline model gave no weight: a small model's pick from outside the shortlist (a bot-identity
+    question read as ``password_reset``, an errand as ``account_update``) is outvoted and the offline reading
+    stands. ``"override"`` trusts the model with the whole label set (a strong hosted model)."""
+    if trust == "arbitrate" and analysis.intent not in _shortlist(offline):
+        return offline.model_copy(update={"usage": usage})
     runner = analysis.runner_up if analysis.runner_up != analysis.intent else None
     if runner is None:
         runner_conf = 0.0
@@ -62,6 +75,14 @@ def merge_intent(offline: IntentResult, analysis: Analysis, *, usage: Usage | No
     )
 
 
+def _shortlist(offline: IntentResult) -> set[str]:
+    labels = {offline.label} | ({offline.runner_up} if offline.runner_up else set())
+    return labels | ({OOS_LABEL} if offline.out_of_scope else set())
+
+
+_NEGATIVE_SIDE = frozenset({"negative", "frustrated", "distressed"})
+
+
 def merge_sentiment(
     offline: SentimentResult,
     analysis: Analysis,
@@ -69,13 +90,20 @@ def merge_sentiment(
     previous: SentimentState | None,
     trend: Callable[[Sequence[float]], tuple[Trend, float]],
     usage: Usage | None,
+    trust: Trust = "arbitrate",
 ) -> SentimentResult:
     """Average the model's frustration and urgency with this turn's offline reading, then redo the trend.
 
     Markers, restatement and history stay offline (deterministic); a distress marker found offline always
-    keeps the ``distressed`` label, whatever the model says.
+    keeps the ``distressed`` label, whatever the model says. With ``trust="arbitrate"`` the model refines, it does
+    not overturn: when its label is on the other side of the offline one (negative, frustrated or distressed
+    against calm or positive), the offline reading stands whole. Measured with a 0.5B model, such disagreements
+    were the model's misreads (a curt complaint read as positive, a polite decline as negative), and its
+    frustration would move handoffs.
     """
     state = offline.state
+    if trust == "arbitrate" and (analysis.sentiment in _NEGATIVE_SIDE) != (state["label"] in _NEGATIVE_SIDE):
+        return offline.model_copy(update={"usage": usage})
     frustration = round((state["frustration"] + analysis.frustration) / 2, 4)
     urgency = round((state["urgency"] + analysis.urgency) / 2, 4)
     earlier = list(state["history"][:-1])

@@ -161,7 +161,7 @@ class OpenAIEngine:
         outcome, usage = await self._shared_analysis(request.turn_key, request.text, earlier)
         if outcome.analysis is None:
             return offline.model_copy(update={"degraded": True, "usage": usage})
-        return merge_intent(offline, outcome.analysis, usage=usage)
+        return merge_intent(offline, outcome.analysis, usage=usage, trust=self.settings.analysis_trust)
 
     async def assess(self, request: SentimentRequest) -> SentimentResult:
         offline = await off_loop(self.fallback.assess_now, request)
@@ -177,6 +177,7 @@ class OpenAIEngine:
         return merge_sentiment(
             offline,
             outcome.analysis,
+            trust=self.settings.analysis_trust,
             previous=request.previous,
             trend=self.fallback.trend,
             usage=usage,
