@@ -12,7 +12,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from tactful.agents.engine.offload import off_loop
+from tactful.agents.engine.offload import off_loop, off_loop_if_long
 from tactful.agents.engine.seam import (
     CopyRequest,
     CopyResult,
@@ -143,10 +143,11 @@ class OfflineEngine:
     # ------------------------------------------------------------------ Engine
 
     async def classify(self, request: IntentRequest) -> IntentResult:
-        return await off_loop(self.classify_now, request)
+        return await off_loop_if_long(len(request.text), self.classify_now, request)
 
     async def assess(self, request: SentimentRequest) -> SentimentResult:
-        return await off_loop(self.assess_now, request)
+        longest = max(len(t) for t in (request.text, *request.prior_user_texts, *request.prior_bot_texts))
+        return await off_loop_if_long(longest, self.assess_now, request)
 
     async def draft(self, request: ReplyRequest) -> AsyncIterator[DraftChunk]:
         text = self.render(request)
