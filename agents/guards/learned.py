@@ -23,6 +23,7 @@ from tactful.errors import ConfigError
 FORMAT = "tactful-injection-lr/1"
 CHAR_FEATURES = 2**18
 WORD_FEATURES = 2**17
+COLUMN_CACHE_MAX = 200_000  # n-grams whose hashed column is remembered per channel (~20 MB at most)
 
 
 class _Hashed:
@@ -32,11 +33,22 @@ class _Hashed:
     def __init__(self, analyze: Analyzer, n_features: int) -> None:
         self.analyze = analyze
         self.n_features = n_features
+        self._columns: dict[str, int] = {}  # n-gram -> column: n-grams recur across messages, hashing is numpy work
+
+    def _lookup(self, grams: list[str]) -> list[int]:
+        known = self._columns
+        missing = list({g for g in grams if g not in known})
+        if not missing:
+            return [known[g] for g in grams]
+        new = dict(zip(missing, hashed_columns(missing, self.n_features).tolist(), strict=True))
+        if len(known) < COLUMN_CACHE_MAX:
+            known.update(new)
+        return [known[g] if g in known else new[g] for g in grams]
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         grams = [self.analyze(t) for t in texts]
         indptr = np.cumsum([0, *map(len, grams)])
-        columns = hashed_columns([g for row in grams for g in row], self.n_features).astype(np.int32)
+        columns = np.asarray(self._lookup([g for row in grams for g in row]), dtype=np.int32)
         x = sparse.csr_matrix((np.ones(len(columns), dtype=np.float32), columns, indptr),
                               shape=(len(texts), self.n_features))
         x.sum_duplicates()

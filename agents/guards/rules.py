@@ -16,6 +16,7 @@ from tactful.agents.content import own_words
 from tactful.agents.guards.grounding import Grounding, Source
 from tactful.agents.guards.injection import InjectionDetector, load_detector
 from tactful.agents.guards.leak import LeakCheck
+from tactful.agents.guards.prefilter import AnyOf
 from tactful.agents.guards.redact import find_sensitive
 from tactful.agents.policy.files import PolicyBundle
 from tactful.agents.state import Event, GuardVerdict, SentimentState
@@ -66,10 +67,11 @@ class Guards:
         return LeakCheck.build(self.leak_texts, labels, allowed=self.leak_allowed)
 
     @cached_property
-    def _re(self) -> dict[str, list[re.Pattern[str]]]:
+    def _re(self) -> dict[str, AnyOf[int]]:
         p = self.bundle.guards.patterns
         return {
-            name: [re.compile(x, re.IGNORECASE) for x in getattr(p, name)]
+            name: AnyOf(enumerate(re.compile(x, re.IGNORECASE) for x in getattr(p, name)),
+                        prefilter=name == "unauthorized_promise")  # where one joined search is faster (prefilter.py)
             for name in ("human_request", "unauthorized_promise", "legal_statement", "secret")
         }
 
@@ -82,7 +84,10 @@ class Guards:
         return [s for s in (_shingles(t) for t in self.system_texts) if s]
 
     @staticmethod
-    def _first(patterns: Iterable[re.Pattern[str]], text: str) -> str | None:
+    def _first(patterns: Iterable[re.Pattern[str]] | AnyOf[int], text: str) -> str | None:
+        if isinstance(patterns, AnyOf):
+            hit = patterns.first(text)
+            return hit[1].group(0) if hit else None
         for pattern in patterns:
             m = pattern.search(text)
             if m:
