@@ -20,6 +20,7 @@ from tactful.agents.engine.offline import OfflineEngine, fit_taxonomy_model
 from tactful.agents.engine.seam import Engine, Fallback
 from tactful.agents.guards.grounding import Grounding, framing_headings
 from tactful.agents.guards.rules import Guards
+from tactful.agents.intent.cache import default_cache_dir
 from tactful.agents.marketing.templates import load_marketing_templates
 from tactful.agents.notes import load_agent_notes
 from tactful.agents.policy.files import load_bundle
@@ -72,7 +73,7 @@ def build_context(
     signals = load_signal_config(Path(settings.policy_dir) / "signals.yaml")
     offline = OfflineEngine(
         taxonomy=bundle.taxonomy,
-        intent_model=fit_taxonomy_model(bundle.taxonomy),
+        intent_model=fit_taxonomy_model(bundle.taxonomy, cache_dir=intent_cache_dir(settings)),
         reasoner=SentimentReasoner(signals),
         templates=templates,
         summary=notes.summary,
@@ -98,6 +99,13 @@ def build_context(
         with _lock:
             _cache[key] = ctx
     return ctx
+
+
+def intent_cache_dir(settings: Settings) -> Path | None:
+    """Where fitted intent models are cached, or None when ``intent_cache`` is off."""
+    if not settings.intent_cache:
+        return None
+    return settings.cache_dir or default_cache_dir()
 
 
 def _reply_texts(prompts: Path) -> tuple[str, ...]:

@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     )
     """PostgreSQL URL; when set, checkpoints, handoffs and the queue live there instead of SQLite."""
 
+    intent_cache: bool = True
+    """Keep each taxonomy's fitted intent model on disk and read it back at the next start instead of fitting
+    again (~2 s); keyed by a hash of the taxonomy, the background examples, the fit parameters and the package
+    version, so an edited taxonomy is fitted afresh."""
+
+    cache_dir: Path | None = None
+    """Where that cache lives (default: ``$XDG_CACHE_HOME/tactful``, else ``~/.cache/tactful``)."""
+
     policy_dir: Path = POLICY_DIR
     """Default taxonomy and policy files; per-tenant overrides live in ``policy_dir/tenants/<tenant>/``."""
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
-from tactful.agents.engine.offload import off_loop
+from tactful.agents.engine.offload import off_loop, off_loop_if_long
 from tactful.agents.engine.seam import (
     CopyRequest,
     CopyResult,
@@ -26,6 +27,7 @@ from tactful.agents.engine.seam import (
     Tone,
 )
 from tactful.agents.intent.background import Background, load_background, usable_background
+from tactful.agents.intent.cache import cached_model
 from tactful.agents.intent.model import IntentModel
 from tactful.agents.marketing.templates import MarketingTemplates, render_copy
 from tactful.agents.notes import SummaryLines
@@ -38,19 +40,33 @@ SUMMARY_QUOTE_CHARS = 160  # the person's words quoted in the extractive summary
 SUMMARY_TRIED = 4  # the latest things tried that the extractive summary lists
 
 
-def fit_taxonomy_model(taxonomy: Taxonomy, background: Background | None = None) -> IntentModel:
+def fit_taxonomy_model(
+    taxonomy: Taxonomy, background: Background | None = None, *, cache_dir: Path | None = None
+) -> IntentModel:
     """The offline model of ``taxonomy``; its out-of-scope examples and the usable ``background`` ones (the
     shipped ``policies/background.yaml`` unless the taxonomy sets ``out_of_scope.background: false``) tune the
-    out-of-scope rule."""
+    out-of-scope rule. With ``cache_dir`` the fitted form is kept there, keyed by all of these
+    (:mod:`tactful.agents.intent.cache`), and read back instead of fitting again."""
     texts: list[str] = []
     labels: list[str] = []
     for spec in taxonomy.intents:
         texts.extend(spec.examples)
         labels.extend([spec.name] * len(spec.examples))
     oos = list(taxonomy.out_of_scope.examples)
-    if taxonomy.out_of_scope.background:
-        oos.extend(usable_background(background or load_background(), texts))
-    return IntentModel.fit(texts, labels, oos_label=OOS_LABEL, oos_texts=oos)
+    negatives = (background or load_background()) if taxonomy.out_of_scope.background else None
+
+    def fit() -> IntentModel:
+        extra = usable_background(negatives, texts) if negatives is not None else []
+        return IntentModel.fit(texts, labels, oos_label=OOS_LABEL, oos_texts=[*oos, *extra])
+
+    material = {
+        "texts": texts,
+        "labels": labels,
+        "oos": oos,
+        "background": None if negatives is None else negatives.model_dump(mode="json"),
+        "fit": {"oos_label": OOS_LABEL},
+    }
+    return cached_model(material, fit, cache_dir=cache_dir, expect_labels=sorted(set(labels)))
 
 
 class OfflineEngine:
@@ -127,10 +143,11 @@ class OfflineEngine:
     # ------------------------------------------------------------------ Engine
 
     async def classify(self, request: IntentRequest) -> IntentResult:
-        return await off_loop(self.classify_now, request)
+        return await off_loop_if_long(len(request.text), self.classify_now, request)
 
     async def assess(self, request: SentimentRequest) -> SentimentResult:
-        return await off_loop(self.assess_now, request)
+        longest = max(len(t) for t in (request.text, *request.prior_user_texts, *request.prior_bot_texts))
+        return await off_loop_if_long(longest, self.assess_now, request)
 
     async def draft(self, request: ReplyRequest) -> AsyncIterator[DraftChunk]:
         text = self.render(request)

@@ -47,6 +47,21 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
+INLINE_MAX_CHARS = 600
+"""Work on text up to this long runs inline on the loop (well under a millisecond for the offline specialists):
+handing it to the pool costs more than the work — two thread switches and the GIL handed back and forth, ~0.5–1 ms
+per call under load, several calls a turn. Longer text goes to the pool, where a pathological message can take
+its time."""
+
+
+async def off_loop_if_long(size: int, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(*args, **kwargs)`` inline when ``size`` (the characters of text it works on) is small, else as
+    :func:`off_loop`."""
+    if size <= INLINE_MAX_CHARS:
+        return fn(*args, **kwargs)
+    return await off_loop(fn, *args, **kwargs)
+
+
 async def off_loop(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     """``fn(*args, **kwargs)`` in the CPU pool, with the caller's context variables; the loop stays free."""
     context = contextvars.copy_context()

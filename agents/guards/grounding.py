@@ -16,7 +16,6 @@ from functools import cached_property
 from typing import Literal
 
 import snowballstemmer
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from tactful.agents.policy.files import GroundingFile
 
@@ -81,6 +80,9 @@ class Grounding:
 
     @cached_property
     def _stop(self) -> frozenset[str]:
+        # sklearn's list, imported on first use: only model-written replies are checked, and sklearn costs ~1 s
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
         words = {w.lower() for w in ENGLISH_STOP_WORDS} | {w.lower() for w in self.config.phatic}
         return frozenset(words | {_STEMMER.stemWord(w) for w in words})
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+
+from tactful.agents.guards.prefilter import AnyOf
 
 RUN_WORDS = 6
 _WORD = re.compile(r"[a-z0-9']+")
@@ -33,6 +36,10 @@ class LeakCheck:
     runs: frozenset[tuple[str, ...]]
     headings: tuple[re.Pattern[str], ...]
     labels: re.Pattern[str] | None
+
+    @cached_property
+    def _headings(self) -> AnyOf[int]:
+        return AnyOf(enumerate(self.headings))
 
     @classmethod
     def build(cls, texts: Sequence[str], labels: Iterable[str] = (), *, allowed: Sequence[str] = ()) -> LeakCheck:
@@ -59,9 +66,8 @@ class LeakCheck:
 
     def find(self, draft: str) -> str | None:
         """What in ``draft`` gives the prompts or labels away (for the verdict's detail), or None."""
-        for pattern in self.headings:
-            if m := pattern.search(draft):
-                return f"prompt heading: {m.group(0).strip()}"
+        if hit := self._headings.first(draft):
+            return f"prompt heading: {hit[1].group(0).strip()}"
         if self.labels is not None and (m := self.labels.search(draft)):
             return f"internal label: {m.group(0)}"
         w = _words(draft)

@@ -16,22 +16,49 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.linear_model import LogisticRegression
 
+from tactful.agents.ngrams import Analyzer, analyzer, hashed_columns
 from tactful.errors import ConfigError
 
 FORMAT = "tactful-injection-lr/1"
 CHAR_FEATURES = 2**18
 WORD_FEATURES = 2**17
+COLUMN_CACHE_MAX = 200_000  # n-grams whose hashed column is remembered per channel (~20 MB at most)
 
 
-def _vectorizers(char_ngrams: tuple[int, int], word_ngrams: tuple[int, int]) -> tuple[HashingVectorizer, ...]:
-    common = {"alternate_sign": False, "norm": None, "lowercase": True, "dtype": np.float32}
+class _Hashed:
+    """Hashed n-gram counts of one channel, as sklearn's ``HashingVectorizer(alternate_sign=False, norm=None)``
+    gives them (same n-grams, same MurmurHash3 columns; :mod:`tactful.agents.ngrams`), without importing sklearn."""
+
+    def __init__(self, analyze: Analyzer, n_features: int) -> None:
+        self.analyze = analyze
+        self.n_features = n_features
+        self._columns: dict[str, int] = {}  # n-gram -> column: n-grams recur across messages, hashing is numpy work
+
+    def _lookup(self, grams: list[str]) -> list[int]:
+        known = self._columns
+        missing = list({g for g in grams if g not in known})
+        if not missing:
+            return [known[g] for g in grams]
+        new = dict(zip(missing, hashed_columns(missing, self.n_features).tolist(), strict=True))
+        if len(known) < COLUMN_CACHE_MAX:
+            known.update(new)
+        return [known[g] if g in known else new[g] for g in grams]
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        grams = [self.analyze(t) for t in texts]
+        indptr = np.cumsum([0, *map(len, grams)])
+        columns = np.asarray(self._lookup([g for row in grams for g in row]), dtype=np.int32)
+        x = sparse.csr_matrix((np.ones(len(columns), dtype=np.float32), columns, indptr),
+                              shape=(len(texts), self.n_features))
+        x.sum_duplicates()
+        return x
+
+
+def _vectorizers(char_ngrams: tuple[int, int], word_ngrams: tuple[int, int]) -> tuple[_Hashed, ...]:
     return (
-        HashingVectorizer(analyzer="char_wb", ngram_range=char_ngrams, n_features=CHAR_FEATURES, **common),
-        HashingVectorizer(analyzer="word", ngram_range=word_ngrams, n_features=WORD_FEATURES,
-                          token_pattern=r"(?u)\b\w+\b", **common),
+        _Hashed(analyzer("char_wb", char_ngrams), CHAR_FEATURES),
+        _Hashed(analyzer("word", word_ngrams, r"(?u)\b\w+\b"), WORD_FEATURES),
     )
 
 
@@ -57,7 +84,7 @@ class InjectionModel:
         return x
 
     @cached_property
-    def _vectorizers(self) -> tuple[HashingVectorizer, ...]:
+    def _vectorizers(self) -> tuple[_Hashed, ...]:
         return _vectorizers(self.char_ngrams, self.word_ngrams)
 
     def score(self, texts: Sequence[str]) -> list[float]:
@@ -83,6 +110,8 @@ class InjectionModel:
         idf[df == 0] = 0.0  # features never seen carry no weight (and keep the file small)
         model = cls(idf=idf, coef=empty, intercept=0.0, info=info)
         x = model._features(texts)
+        from sklearn.linear_model import LogisticRegression
+
         lr = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
         lr.fit(x, np.asarray(labels), sample_weight=None if weights is None else np.asarray(weights))
         model.coef = lr.coef_.ravel().astype(np.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from tactful.agents.context import TurnContext
-from tactful.agents.engine.offload import off_loop
+from tactful.agents.engine.offload import off_loop_if_long
 from tactful.agents.engine.seam import IntentRequest
 from tactful.agents.intent.node import to_state
 from tactful.agents.state import DecisionState, Factor, GuardVerdict, IntentState, SupportState
@@ -29,8 +29,8 @@ async def input_guard_node(state: SupportState, runtime: Runtime[TurnContext]) -
     ctx = runtime.context
     turn = state.get("turn", 1)
     text = state["messages"][-1]["text"]
-    verdicts = await off_loop(
-        ctx.guards.input_checks, text, turn=turn, injection_attempts=state.get("injection_attempts", 0)
+    verdicts = await off_loop_if_long(
+        len(text), ctx.guards.input_checks, text, turn=turn, injection_attempts=state.get("injection_attempts", 0)
     )
     update: dict[str, object] = {"guards": verdicts}
     trips = [v for v in verdicts if v["tripped"]]
@@ -128,7 +128,7 @@ async def output_guard_node(state: SupportState, runtime: Runtime[TurnContext]) 
     draft = state.get("draft", "")
     if state.get("halted"):  # the stream guard already stopped this draft
         return {}
-    v = await off_loop(ctx.guards.output_check, draft, turn=turn)
+    v = await off_loop_if_long(len(draft), ctx.guards.output_check, draft, turn=turn)
     if v["tripped"]:
         return {"guards": [v], "guard_log": [v], "halted": True, "decision": _guard_decision(v, "escalate"),
                 "draft": ""}

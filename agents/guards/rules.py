@@ -16,6 +16,7 @@ from tactful.agents.content import own_words
 from tactful.agents.guards.grounding import Grounding, Source
 from tactful.agents.guards.injection import InjectionDetector, load_detector
 from tactful.agents.guards.leak import LeakCheck
+from tactful.agents.guards.prefilter import AnyOf
 from tactful.agents.guards.redact import find_sensitive
 from tactful.agents.policy.files import PolicyBundle
 from tactful.agents.state import Event, GuardVerdict, SentimentState
@@ -66,10 +67,11 @@ class Guards:
         return LeakCheck.build(self.leak_texts, labels, allowed=self.leak_allowed)
 
     @cached_property
-    def _re(self) -> dict[str, list[re.Pattern[str]]]:
+    def _re(self) -> dict[str, AnyOf[int]]:
         p = self.bundle.guards.patterns
         return {
-            name: [re.compile(x, re.IGNORECASE) for x in getattr(p, name)]
+            name: AnyOf(enumerate(re.compile(x, re.IGNORECASE) for x in getattr(p, name)),
+                        prefilter=name == "unauthorized_promise")  # where one joined search is faster (prefilter.py)
             for name in ("human_request", "unauthorized_promise", "legal_statement", "secret")
         }
 
@@ -82,7 +84,10 @@ class Guards:
         return [s for s in (_shingles(t) for t in self.system_texts) if s]
 
     @staticmethod
-    def _first(patterns: Iterable[re.Pattern[str]], text: str) -> str | None:
+    def _first(patterns: Iterable[re.Pattern[str]] | AnyOf[int], text: str) -> str | None:
+        if isinstance(patterns, AnyOf):
+            hit = patterns.first(text)
+            return hit[1].group(0) if hit else None
         for pattern in patterns:
             m = pattern.search(text)
             if m:
@@ -176,14 +181,22 @@ class Guards:
 
     # ------------------------------------------------------------------ output
 
-    def output_check(self, draft: str, *, turn: int, stage: str = "output") -> GuardVerdict:
+    def output_check(
+        self, draft: str, *, turn: int, stage: str = "output", seen: list[set[tuple[str, ...]]] | None = None
+    ) -> GuardVerdict:
+        """The whole ``draft`` checked. ``seen`` (one set per system text, from :class:`OutputScan`) carries the
+        system-text shingles found in the earlier parts of a draft checked piece by piece; it is updated."""
         if leaked := self.leak.find(draft):
             return verdict("output", stage, reason="system_text_leak", effect="handoff", detail=leaked, turn=turn)
         if self._system_shingles:
             draft_sh = _shingles(draft)
-            for sys_sh in self._system_shingles:
-                overlap = len(draft_sh & sys_sh) / max(1, min(len(sys_sh), 20))
-                if draft_sh and overlap >= self.bundle.guards.system_text_overlap:
+            for i, sys_sh in enumerate(self._system_shingles):
+                common = draft_sh & sys_sh
+                if seen is not None:
+                    seen[i] |= common
+                    common = seen[i]
+                overlap = len(common) / max(1, min(len(sys_sh), 20))
+                if (draft_sh or common) and overlap >= self.bundle.guards.system_text_overlap:
                     return verdict("output", stage, reason="system_text_leak", effect="handoff",
                                    detail=f"overlap {overlap:.2f}", turn=turn)
         hit = self._first(self._re["unauthorized_promise"], draft)
@@ -199,6 +212,10 @@ class Guards:
             return verdict("output", stage, reason="pii_leak", effect="handoff", detail=kinds, turn=turn)
         return verdict("output", stage, turn=turn)
 
+    def output_scan(self, *, turn: int, stage: str = "stream") -> OutputScan:
+        """An incremental output check of a draft that is released piece by piece."""
+        return OutputScan(self, turn=turn, stage=stage)
+
     def grounded(self, sentence: str, *, source: Source, turn: int) -> GuardVerdict:
         """A model-written sentence against the approved content; tripped means: fall back to the template."""
         finding = self.grounding.check(sentence, source) if self.grounding else None
@@ -206,6 +223,30 @@ class Guards:
             return verdict("grounding", "stream", turn=turn)
         return verdict("grounding", "stream", reason=finding.cause, effect="fallback", detail=finding.detail,
                        turn=turn)
+
+
+SCAN_TAIL_CHARS = 400
+"""How much of the draft already released each stream check reads again with a new piece: enough for a pattern,
+a quoted prompt run or a system-text shingle (8 words) that spans the boundary between two pieces."""
+
+
+class OutputScan:
+    """The output guard over a draft released piece by piece (the responder's stream): each :meth:`add` checks
+    the new piece with the tail of what passed before, not the whole draft again — the work per turn grows with
+    the draft, not with its square. The output guard node still checks the whole draft once, after the stream."""
+
+    def __init__(self, guards: Guards, *, turn: int, stage: str) -> None:
+        self.guards, self.turn, self.stage = guards, turn, stage
+        self.text = ""
+        self._seen: list[set[tuple[str, ...]]] = [set() for _ in guards._system_shingles]
+
+    def add(self, piece: str) -> GuardVerdict:
+        """The verdict on ``piece`` following what passed; a piece that passes becomes part of the draft."""
+        window = self.text[-SCAN_TAIL_CHARS:] + piece
+        v = self.guards.output_check(window, turn=self.turn, stage=self.stage, seen=self._seen)
+        if not v["tripped"]:
+            self.text += piece
+        return v
 
 
 # ---------------------------------------------------------------------- triggers

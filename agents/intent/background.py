@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 from pydantic import Field
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from tactful.config import Strict, load_yaml_model
 from tactful.resources import POLICY_DIR
@@ -37,6 +36,8 @@ def usable_background(background: Background, in_scope: Sequence[str]) -> list[s
     examples = [e for e in background.examples if e.strip()]
     if not examples or not in_scope:
         return examples
+    from sklearn.feature_extraction.text import TfidfVectorizer  # fitting only: sklearn costs ~1 s to import
+
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True)
     vectorizer.fit([*in_scope, *examples])
     ours = vectorizer.transform(examples)

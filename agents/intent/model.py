@@ -41,19 +41,15 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
-import scipy
 import scipy.sparse as sp
-import sklearn
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.svm import LinearSVC
 
+from tactful.agents.ngrams import analyzer as ngram_analyzer
 from tactful.errors import InputError
+
+# scikit-learn and scipy.optimize are imported by the functions that fit (~1.5 s per process): loading a saved or
+# cached model and classifying need numpy and scipy.sparse only.
 
 FORMAT = "tactful.intent_model"
 FORMAT_VERSION = 1
@@ -256,15 +252,16 @@ CHANNELS = (("word", WORD_NGRAMS), ("char_wb", CHAR_NGRAMS))
 
 
 def _analyzer(analyzer: str, ngram_range: tuple[int, int]) -> Callable[[str], list[str]]:
-    """sklearn's own tokenisation for one channel (lower-cased words or characters inside word boundaries)."""
-    vectorizer = CountVectorizer(
-        analyzer=analyzer,
-        ngram_range=ngram_range,
-        token_pattern=WORD_TOKEN_PATTERN if analyzer == "word" else None,
-        lowercase=True,
-    )
-    analyze: Callable[[str], list[str]] = vectorizer.build_analyzer()
-    return analyze
+    """sklearn's ``CountVectorizer`` tokenisation for one channel (lower-cased words or characters inside word
+    boundaries), without importing sklearn (:mod:`tactful.agents.ngrams`)."""
+    return ngram_analyzer(analyzer, ngram_range, WORD_TOKEN_PATTERN)
+
+
+def _softmax(x: FloatArray) -> FloatArray:
+    z = x - x.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out: FloatArray = e / e.sum(axis=1, keepdims=True)
+    return out
 
 
 @dataclass(frozen=True)
@@ -468,6 +465,9 @@ class _Core:
             return _Rows(sparse_rows(which), None if dense is None else dense[which])
 
         design = x if dense is None else sp.hstack([x, sp.csr_matrix(dense[rows] * DENSE_WEIGHT)], format="csr")
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.svm import LinearSVC
+
         svm = LinearSVC(C=c, random_state=seed, max_iter=2000)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -561,7 +561,7 @@ def _nearest(x: sp.csr_matrix, reference_t: sp.csr_matrix) -> FloatArray:
 
 def _scope_features(scores: _Scores, temperature: float, dense: bool = False) -> FloatArray:
     """``SCOPE_FEATURES`` per message, followed by ``DENSE_SCOPE_FEATURES`` when ``dense``."""
-    probs = softmax(scores.decision * temperature, axis=1)
+    probs = _softmax(scores.decision * temperature)
     top2_p = np.sort(probs, axis=1)[:, -2:]
     top2_d = np.sort(scores.decision, axis=1)[:, -2:]
     columns = [
@@ -584,6 +584,8 @@ def _scope_feature_names(dense: bool) -> tuple[str, ...]:
 def _fit_temperature(decision: FloatArray, y: IntArray) -> float:
     if len(y) == 0:
         return DEFAULT_TEMPERATURE
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
 
     def nll(log_t: float) -> float:
         logp = log_softmax(decision * math.exp(log_t), axis=1)
@@ -696,6 +698,9 @@ class _ScopeRule:
             std = both.std(axis=0)
             scale = np.where(std > 1e-9, std, 1.0)
             target = np.r_[np.ones(len(feats_in)), np.zeros(len(feats_oos))]
+            from sklearn.exceptions import ConvergenceWarning
+            from sklearn.linear_model import LogisticRegression
+
             detector = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -911,7 +916,7 @@ class IntentModel:
         if any(not isinstance(t, str) for t in items):
             raise InputError("texts must be strings")
         scores = self._core.scores(items)
-        probs = softmax(scores.decision * self.temperature, axis=1)
+        probs = _softmax(scores.decision * self.temperature)
         scope = self._rule.score(self._scope_features(scores))
         order = np.argsort(-probs, axis=1, kind="stable")[:, :2]
         out: list[IntentPrediction] = []
@@ -962,9 +967,9 @@ class IntentModel:
             else {"name": self._core.encoder.name, "dim": self._core.dim, "weight": DENSE_WEIGHT},
             **self.info,
             "versions": {
-                "sklearn": sklearn.__version__,
+                "sklearn": importlib.metadata.version("scikit-learn"),
                 "numpy": np.__version__,
-                "scipy": scipy.__version__,
+                "scipy": importlib.metadata.version("scipy"),
                 **(_encoder_versions() if self._core.encoder is not None else {}),
             },
         }
@@ -1033,7 +1038,8 @@ class IntentModel:
             except EncoderUnavailableError as exc:
                 raise EncoderUnavailableError(f"model in {directory} uses a sentence encoder: {exc}") from None
         try:
-            with np.load(directory / ARRAYS_FILE, allow_pickle=False) as npz:
+            # a file object of our own: np.load leaves the file open when it is not a valid archive
+            with (directory / ARRAYS_FILE).open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 arrays = {name: npz[name] for name in npz.files}
             channels = [
                 _Channel(

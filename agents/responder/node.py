@@ -52,12 +52,13 @@ class _Release:
         self.write = get_stream_writer()
         self.text = ""
         self.released: list[str] = []  # pieces not yet reported to the reply run (messages stream mode)
+        self.scan = ctx.guards.output_scan(turn=turn, stage="stream")
 
     def add(self, piece: str) -> GuardVerdict | None:
         """Release ``piece``; the guard's verdict instead when it trips on it (then nothing is released)."""
         if not piece:
             return None
-        v = self.ctx.guards.output_check(self.text + piece, turn=self.turn, stage="stream")
+        v = self.scan.add(piece)
         if v["tripped"]:
             self.write({"type": "guard", "verdict": v})
             return v
@@ -206,9 +207,7 @@ async def responder_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
     elif halt is None:
         model = model or _ModelBody(ctx, request, parts, out)
         halt = model.start() or model.feed(text, final=True) or model.finish()
-    if halt is None:
-        v = ctx.guards.output_check(out.text, turn=turn, stage="stream")
-        halt = v if v["tripped"] else None
+    # no second whole-draft check here: the output guard node, next, checks the whole draft once
     await out.report(reply)
     await reply.end()
     if model is not None and model.fallback is not None:

@@ -21,8 +21,6 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
-
 from tactful.bench.arguments import positive_float
 from tactful.bench.arguments import steps as step_list
 from tactful.bench.common import (
@@ -36,7 +34,7 @@ from tactful.bench.common import (
     progress,
     section,
 )
-from tactful.bench.load import _conversation_loop, _Recorder
+from tactful.bench.load import drive
 from tactful.bench.markdown import table
 from tactful.bench.serve import drop_schema, service
 
@@ -50,23 +48,11 @@ THINK_S = 15.0
 async def open_step(bases: list[str], *, conversations: int, think_s: float, duration_s: float,
                     drain_s: float = 30.0) -> JSON:
     """``conversations`` people talking to ``bases`` (round-robin), each thinking ~``think_s`` between turns."""
-    rec = _Recorder()
-    tag = uuid.uuid4().hex[:6]
-    limits = httpx.Limits(max_connections=conversations + 8, max_keepalive_connections=conversations + 8)
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(duration_s + drain_s, connect=30.0)) as client:
-        started = time.perf_counter()
-        stop_at = started + duration_s
-        tasks = [asyncio.create_task(_conversation_loop(client, bases[u % len(bases)], u, tag, stop_at,
-                                                        think_s * u / conversations, rec, think_s))
-                 for u in range(conversations)]
-        _, pending = await asyncio.wait(tasks, timeout=duration_s + drain_s)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        ended = time.perf_counter()
+    rec, unfinished, started, ended = await drive(bases, conversations=conversations, duration_s=duration_s,
+                                                  drain_s=drain_s, think_s=think_s, stagger_s=think_s)
     ok = [r for r in rec.rows if r[2] == "200"]
     latencies = [e - s for s, e, _, _, _ in ok]
-    errors = len(rec.rows) - len(ok) + len(pending)
+    errors = len(rec.rows) - len(ok) + unfinished
     return {
         "conversations": conversations,
         "think_time_s": think_s,

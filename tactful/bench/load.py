@@ -29,9 +29,10 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import httpx
 
@@ -104,35 +105,52 @@ async def _conversation_loop(client: httpx.AsyncClient, base: str, user: int, ta
             await asyncio.sleep(wait)
 
 
-async def run_step(base: str, *, concurrency: int, duration_s: float, model_latency_s: float,
-                   drain_s: float, think_s: float = 0.0) -> JSON:
-    """``concurrency`` conversations at once for ``duration_s``; then at most ``drain_s`` for the turns in
-    flight. With ``think_s``, each person waits about that long between a reply and their next message."""
+class Driven(NamedTuple):
+    rec: _Recorder
+    unfinished: int
+    started: float
+    ended: float
+
+
+async def drive(bases: Sequence[str], *, conversations: int, duration_s: float, drain_s: float, think_s: float,
+                stagger_s: float) -> Driven:
+    """``conversations`` people posting to ``bases`` (round-robin) for ``duration_s``, opening over ``stagger_s``
+    and thinking ~``think_s`` between a reply and their next message; then at most ``drain_s`` for the turns
+    in flight (those still unfinished are cancelled and counted)."""
     rec = _Recorder()
     tag = uuid.uuid4().hex[:6]
-    limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
+    limits = httpx.Limits(max_connections=conversations + 8, max_keepalive_connections=conversations + 8)
     timeout = httpx.Timeout(duration_s + drain_s, connect=30.0)
-    # conversations open over the first second (or, with think time, over one think time), not in one burst
-    stagger = think_s if think_s else min(1.0, duration_s / 4)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
         started = time.perf_counter()
         stop_at = started + duration_s
-        tasks = [asyncio.create_task(_conversation_loop(client, base, u, tag, stop_at, stagger * u / concurrency,
-                                                        rec, think_s))
-                 for u in range(concurrency)]
+        tasks = [asyncio.create_task(_conversation_loop(client, bases[u % len(bases)], u, tag, stop_at,
+                                                        stagger_s * u / conversations, rec, think_s))
+                 for u in range(conversations)]
         _, pending = await asyncio.wait(tasks, timeout=duration_s + drain_s)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         ended = time.perf_counter()
+    return Driven(rec, len(pending), started, ended)
+
+
+async def run_step(base: str, *, concurrency: int, duration_s: float, model_latency_s: float,
+                   drain_s: float, think_s: float = 0.0) -> JSON:
+    """``concurrency`` conversations at once for ``duration_s``; then at most ``drain_s`` for the turns in
+    flight. With ``think_s``, each person waits about that long between a reply and their next message."""
+    # conversations open over the first second (or, with think time, over one think time), not in one burst
+    stagger = think_s if think_s else min(1.0, duration_s / 4)
+    rec, unfinished, started, ended = await drive([base], conversations=concurrency, duration_s=duration_s,
+                                                  drain_s=drain_s, think_s=think_s, stagger_s=stagger)
     ok = [r for r in rec.rows if r[2] == "200"]
     latencies = [e - s for s, e, _, _, _ in ok]
     added = [e - s - calls * model_latency_s for s, e, _, calls, _ in ok]
     statuses: dict[str, int] = {}
     for row in rec.rows:
         statuses[row[2]] = statuses.get(row[2], 0) + 1
-    if pending:
-        statuses["unfinished"] = len(pending)
+    if unfinished:
+        statuses["unfinished"] = unfinished
     last_end = max((e for _, e, _, _, _ in ok), default=ended)
     calls = [c for _, _, _, c, _ in ok]
     out: JSON = {

@@ -1,0 +1,121 @@
+"""Word and character n-grams, and hashed n-gram counts, without importing scikit-learn.
+
+The intent model and the injection detector were fit with scikit-learn's ``CountVectorizer`` / ``HashingVectorizer``
+tokenisation; these functions give exactly the same n-grams (``lowercase=True``, no accent stripping, no stop
+words) and the same hashed column for each (MurmurHash3, 32 bits, seed 0, as ``sklearn.utils.murmurhash3_32``), so
+saved models keep working. Importing scikit-learn costs ~1–1.5 s per process; scoring a message needs none of it —
+only fitting does (``tests/test_ngrams.py`` checks the two agree).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import numpy as np
+from numpy.typing import NDArray
+
+_WHITE_SPACES = re.compile(r"\s\s+")
+Analyzer = Callable[[str], list[str]]
+
+
+def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
+    """Character n-grams inside word boundaries, each word padded with one space (``analyzer="char_wb"``)."""
+    min_n, max_n = ngram_range
+    out: list[str] = []
+    append = out.append
+    for word in _WHITE_SPACES.sub(" ", text.lower()).split():
+        w = f" {word} "
+        w_len = len(w)
+        for n in range(min_n, max_n + 1):
+            offset = 0
+            append(w[0:n])
+            while offset + n < w_len:
+                offset += 1
+                append(w[offset : offset + n])
+            if offset == 0:  # a word shorter than n counts once
+                break
+    return out
+
+
+def word_ngrams(text: str, ngram_range: tuple[int, int], pattern: re.Pattern[str]) -> list[str]:
+    """Word n-grams of the lower-cased text's tokens (``analyzer="word"``), joined by one space."""
+    tokens = pattern.findall(text.lower())
+    min_n, max_n = ngram_range
+    if max_n == 1:
+        return list(tokens)
+    out = list(tokens) if min_n == 1 else []
+    start = 2 if min_n == 1 else min_n
+    for n in range(start, min(max_n + 1, len(tokens) + 1)):
+        for i in range(len(tokens) - n + 1):
+            out.append(" ".join(tokens[i : i + n]))
+    return out
+
+
+def analyzer(kind: str, ngram_range: tuple[int, int], token_pattern: str = r"(?u)\b\w\w+\b") -> Analyzer:
+    """The n-gram function of one channel: ``kind`` is ``"word"`` or ``"char_wb"``."""
+    if kind == "char_wb":
+        return partial(char_wb_ngrams, ngram_range=ngram_range)
+    if kind == "word":
+        return partial(word_ngrams, ngram_range=ngram_range, pattern=re.compile(token_pattern))
+    raise ValueError(f"unknown analyzer {kind!r}")
+
+
+# ------------------------------------------------------------------------------------------ MurmurHash3
+
+_C1, _C2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
+
+
+def _rotl(x: NDArray[np.uint32], r: int) -> NDArray[np.uint32]:
+    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+
+
+def _fmix(h: NDArray[np.uint32]) -> NDArray[np.uint32]:
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def _murmur_same_length(keys: NDArray[np.uint8]) -> NDArray[np.uint32]:
+    """MurmurHash3_x86_32 (seed 0) of each row of ``keys`` (an ``m × length`` byte array)."""
+    m, length = keys.shape
+    h = np.zeros(m, dtype=np.uint32)
+    nblocks = length // 4
+    if nblocks:
+        blocks = np.ascontiguousarray(keys[:, : nblocks * 4]).view("<u4")
+        for b in range(nblocks):
+            k = blocks[:, b] * _C1
+            k = _rotl(k, 15) * _C2
+            h = _rotl(h ^ k, 13) * np.uint32(5) + np.uint32(0xE6546B64)
+    tail = keys[:, nblocks * 4 :].astype(np.uint32)
+    if tail.shape[1]:
+        k = np.zeros(m, dtype=np.uint32)
+        for i in reversed(range(tail.shape[1])):
+            k = k ^ (tail[:, i] << np.uint32(8 * i))
+        h = h ^ (_rotl(k * _C1, 15) * _C2)
+    return _fmix(h ^ np.uint32(length))
+
+
+def murmurhash3_32(keys: Sequence[str]) -> NDArray[np.int32]:
+    """Signed 32-bit MurmurHash3 (seed 0) of each key's UTF-8 bytes, as ``murmurhash3_32(key, positive=False)``."""
+    encoded = [k.encode("utf-8") for k in keys]
+    out = np.zeros(len(encoded), dtype=np.uint32)
+    by_length: dict[int, list[int]] = {}
+    for i, e in enumerate(encoded):
+        by_length.setdefault(len(e), []).append(i)
+    with np.errstate(over="ignore"):
+        for length, rows in by_length.items():
+            raw = np.frombuffer(b"".join(encoded[i] for i in rows), dtype=np.uint8).reshape(len(rows), length)
+            out[rows] = _murmur_same_length(raw)
+    return out.view(np.int32)
+
+
+def hashed_columns(keys: Sequence[str], n_features: int) -> NDArray[np.int64]:
+    """The column ``HashingVectorizer`` gives each n-gram (``abs(hash) % n_features``)."""
+    h = murmurhash3_32(keys).astype(np.int64)
+    columns = np.abs(h) % n_features
+    columns[h == -(2**31)] = (2**31 - 1 - (n_features - 1)) % n_features
+    return columns

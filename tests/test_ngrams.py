@@ -1,0 +1,59 @@
+"""tactful.agents.ngrams gives exactly scikit-learn's n-grams and hashed columns (saved models depend on it)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
+from sklearn.utils import murmurhash3_32
+
+from tactful.agents.guards.learned import _vectorizers
+from tactful.agents.ngrams import analyzer
+from tactful.agents.ngrams import murmurhash3_32 as ours
+
+_ALPHABET = "abcXYZ éüñ漢字😀  \t\n.,!?0123'-"
+
+
+def _texts() -> list[str]:
+    rng = random.Random(7)
+    made = ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 60))) for _ in range(300)]
+    return [*made, "", "a", "I  want A REFUND!!", "line one\n\n  line two", "ab cd ef gh ij kl"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "ngram_range", "pattern"),
+    [
+        ("char_wb", (2, 5), None),
+        ("char_wb", (1, 3), None),
+        ("word", (1, 2), r"(?u)\b\w+\b"),
+        ("word", (2, 3), r"(?u)\b\w\w+\b"),
+    ],
+)
+def test_analyzer_matches_sklearn(kind: str, ngram_range: tuple[int, int], pattern: str | None) -> None:
+    theirs = CountVectorizer(analyzer=kind, ngram_range=ngram_range, token_pattern=pattern, lowercase=True)
+    expected = theirs.build_analyzer()
+    mine = analyzer(kind, ngram_range, pattern) if pattern else analyzer(kind, ngram_range)
+    for text in _texts():
+        assert mine(text) == expected(text)
+
+
+def test_murmurhash_matches_sklearn() -> None:
+    grams = [g for t in _texts() for g in analyzer("char_wb", (1, 6))(t)]
+    expected = np.array([murmurhash3_32(g, seed=0, positive=False) for g in grams], dtype=np.int32)
+    assert (ours(grams) == expected).all()
+
+
+def test_injection_features_match_hashing_vectorizer() -> None:
+    chars, words = _vectorizers((2, 5), (1, 2))
+    common = {"alternate_sign": False, "norm": None, "lowercase": True, "dtype": np.float32}
+    ref_chars = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), n_features=chars.n_features, **common)
+    ref_words = HashingVectorizer(
+        analyzer="word", ngram_range=(1, 2), n_features=words.n_features, token_pattern=r"(?u)\b\w+\b", **common
+    )
+    texts = _texts()
+    for mine, ref in ((chars, ref_chars), (words, ref_words)):
+        a, b = mine.transform(texts), ref.transform(texts)
+        assert a.shape == b.shape
+        assert (a != b).nnz == 0
