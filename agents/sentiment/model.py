@@ -21,9 +21,10 @@ from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from tactful.agents.sentiment.dialogue import CORRECTION, DIALOGUE_CODES, SARCASM, DialogueConfig, DialogueReader
+from tactful.agents.sentiment.learned import DissatisfactionModel, TurnContext
 from tactful.agents.sentiment.meaning import MeaningConfig, MeaningReader
 from tactful.agents.sentiment.valence import BoundedValence
 from tactful.agents.state import Event, SentimentLabel, SentimentState, SentimentTurn, Trend
@@ -239,6 +240,16 @@ class LabelThresholds(Strict):
         return self
 
 
+class LearnedChannel(Strict):
+    """The learned dissatisfaction channel (``agents/sentiment/learned.py``): the model's probability ``p`` adds
+    ``weight * (p - floor) / (1 - floor)`` to the noisy-OR when ``p`` is above ``floor``."""
+
+    model: str | None = None  # file written by ``tactful sentiment fit``, relative to the signals file's folder
+    weight: float = Field(default=0.0, ge=0, le=1)
+    floor: float = Field(default=0.5, ge=0, lt=1)
+    off_for: list[str] = []  # meaning classes under which it does not count (a polite decline is no complaint)
+
+
 class SignalConfig(Strict):
     """Everything the reasoner weighs, loaded from ``policies/signals.yaml``."""
 
@@ -254,6 +265,16 @@ class SignalConfig(Strict):
     labels: LabelThresholds
     dialogue: DialogueConfig = DialogueConfig()
     meaning: MeaningConfig = MeaningConfig()
+    learned: LearnedChannel = LearnedChannel()
+    _directory: Path = PrivateAttr(default=POLICY_DIR)
+
+    def learned_model(self) -> DissatisfactionModel | None:
+        """The learned channel's model (read from the signals file's folder), or None when it is off."""
+        spec = self.learned
+        if spec.model is None or spec.weight <= 0:
+            return None
+        path = Path(spec.model)
+        return DissatisfactionModel.load(path if path.is_absolute() else self._directory / path)
 
 
 def load_signal_config(path: Path | None = None) -> SignalConfig:
@@ -261,7 +282,9 @@ def load_signal_config(path: Path | None = None) -> SignalConfig:
     target = path if path is not None else DEFAULT_SIGNALS_PATH
     if not target.is_file():
         raise ConfigError("signals file not found", path=target)
-    return load_yaml_model(target, SignalConfig)
+    config = load_yaml_model(target, SignalConfig)
+    config._directory = target.resolve().parent
+    return config
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -345,8 +368,10 @@ def least_squares_slope(values: Sequence[float]) -> float:
 class SentimentReasoner:
     """Scores a conversation's sentiment turn by turn from text, markers, events, history."""
 
-    def __init__(self, config: SignalConfig) -> None:
+    def __init__(self, config: SignalConfig, *, learned: DissatisfactionModel | None = None) -> None:
         self.config = config
+        self._learned = learned if learned is not None else config.learned_model()
+        self.last_context: TurnContext | None = None  # the learned channel's view of the last turn (for fitting)
         self._compound = BoundedValence(window_words=config.limits.window_words, max_words=config.limits.max_words)
         restated = config.markers.restated
         self._synonyms = {_normalize(k): _normalize(v) for k, v in restated.synonyms.items()}
@@ -414,7 +439,20 @@ class SentimentReasoner:
             extra=dialogue,
             suppressed=reading.suppressed,
         )
-        text_frustration = _noisy_or([self._valence(score), *marker_weights])
+        context = TurnContext(
+            turn=turn,
+            bot_spoke=last_bot_action is not None or bool(prior_bot_texts),
+            bot_asked=asked,
+            last_bot_action=last_bot_action,
+            failures=failures,
+            markers=tuple(markers),
+            classes=tuple(reading.classes),
+            similarity=self.restatement_similarity(text, prior_user_texts) if prior_user_texts else 0.0,
+            compound=score,
+            previous_label=previous["label"] if previous else None,
+        )
+        self.last_context = context
+        text_frustration = _noisy_or([self._valence(score), *marker_weights, self._learned_weight(text, context)])
 
         event_frustration, event_urgency = self._event_pressure(events, turn=turn, now=_parse_time(now))
         earlier = list(previous["history"]) if previous else []
@@ -540,6 +578,13 @@ class SentimentReasoner:
         if rescoring:
             return (kept[-1]["frustration"], kept[-1]["urgency"]) if kept else (0.0, 0.0)
         return previous["frustration"], previous["urgency"]
+
+    def _learned_weight(self, text: str, context: TurnContext) -> Weight:
+        spec = self.config.learned
+        if self._learned is None or any(name in spec.off_for for name in context.classes):
+            return 0.0
+        p = self._learned.score(text, context)
+        return spec.weight * max(0.0, (p - spec.floor) / (1.0 - spec.floor))
 
     def _valence(self, score: float) -> Weight:
         spec = self.config.valence
