@@ -120,6 +120,11 @@ class TerseRule(Strict):
     max_compound: float = Field(ge=-1, le=1)
     ignore_after_actions: list[str] = []
     ignore_data: bool = True
+    questions: Regexes = []  # a short question that asks for something ("which one?") is not curt
+
+    @cached_property
+    def compiled_questions(self) -> list[re.Pattern[str]]:
+        return _compile_all(self.questions)
     mobile_factor: float = Field(ge=0, le=1)
     mobile_channels: list[str] = []
     mobile_devices: list[str] = []
@@ -182,6 +187,11 @@ class UrgencyConfig(Strict):
     hurried_at: float = Field(gt=0, le=1)
     hurry: list[Cue]
     keywords: list[Cue] = []
+    calm: Regexes = []  # time words that are no hurry ("not right now", "no rush", "that was quick"): left out
+
+    @cached_property
+    def compiled_calm(self) -> list[re.Pattern[str]]:
+        return _compile_all(self.calm)
 
 
 class EventWeight(Strict):
@@ -417,7 +427,9 @@ class SentimentReasoner:
         asked = last_bot_action == "clarify" or bool(prior_bot_texts and prior_bot_texts[-1].rstrip().endswith("?"))
         reading = self._meaning.read(text, lowered, answers_question=asked)
         score = self._compound.compound(reading.scored_text)
-        relief = any(p.search(lowered) for p in cfg.carry.compiled)
+        whole = lowered
+        lowered = reading.marker_text  # a title ("play Funeral for a Friend") is no cue
+        relief = any(p.search(whole) for p in cfg.carry.compiled)
         dialogue = self._dialogue.read(
             text,
             lowered,
@@ -468,7 +480,10 @@ class SentimentReasoner:
             event_urgency *= cfg.carry.relief_event_factor
         frustration = _noisy_or([text_frustration, carry, event_frustration])
 
-        hurry = _noisy_or(cue.weight for cue in cfg.urgency.hurry if cue.compiled.search(lowered))
+        timed = lowered
+        for pattern in cfg.urgency.compiled_calm:
+            timed = pattern.sub(" ", timed)  # "not right now", "no rush", "that was quick" are no hurry
+        hurry = _noisy_or(cue.weight for cue in cfg.urgency.hurry if cue.compiled.search(timed))
         keywords = _noisy_or(cue.weight for cue in cfg.urgency.keywords if cue.compiled.search(lowered))
         distress_urgency = cfg.markers.distress.urgency if DISTRESS in markers else 0.0
         urgency = _noisy_or([hurry, keywords, distress_urgency, event_urgency, urgency_carry])
@@ -640,6 +655,7 @@ class SentimentReasoner:
             and self._is_terse(text)
             and not (terse.ignore_data and _DATA_TOKEN.search(text))
             and not any(p.search(lowered) for p in self._acknowledgements)
+            and not any(p.search(lowered) for p in terse.compiled_questions)
         ):
             found[TERSE_AFTER_FAILURE] = weight
         codes = [code for code in MARKER_CODES if code in found and code not in suppressed]
