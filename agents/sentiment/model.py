@@ -426,7 +426,10 @@ class SentimentReasoner:
         lowered = _normalize(text)
         asked = last_bot_action == "clarify" or bool(prior_bot_texts and prior_bot_texts[-1].rstrip().endswith("?"))
         reading = self._meaning.read(text, lowered, answers_question=asked)
-        score = self._compound.compound(reading.scored_text)
+        scored = reading.scored_text
+        for pattern in cfg.urgency.compiled_calm:
+            scored = pattern.sub(" ", scored)  # "no rush" is neither a hurry nor a negative
+        score = self._compound.compound(scored)
         whole = lowered
         lowered = reading.marker_text  # a title ("play Funeral for a Friend") is no cue
         relief = any(p.search(whole) for p in cfg.carry.compiled)
