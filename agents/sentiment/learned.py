@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +65,7 @@ def context_tokens(text: str, ctx: TurnContext) -> str:
         "bot_spoke" if ctx.bot_spoke else "bot_silent",
         f"fail_{min(ctx.failures, 3)}",
         f"sim_{int(min(0.99, max(0.0, ctx.similarity)) * 5)}",
-        f"val_{int(round(max(-1.0, min(1.0, ctx.compound)) * 4))}",
+        f"val_{round(max(-1.0, min(1.0, ctx.compound)) * 4)}",
         f"prev_{ctx.previous_label or 'none'}",
     ]
     if ctx.bot_asked:
@@ -169,3 +169,17 @@ class DissatisfactionModel:
         if meta.get("format") != FORMAT or size != SIZE:
             raise ConfigError(f"not a dissatisfaction model of format {FORMAT}", path=path)
         return cls(idf=idf, coef=coef, intercept=float(meta["intercept"]), info=meta.get("info") or {})
+
+
+@cache
+def _load_once(path: Path, mtime_ns: int) -> DissatisfactionModel:
+    return DissatisfactionModel.load(path)
+
+
+def load_model(path: Path) -> DissatisfactionModel:
+    """The model at ``path``, read once per file version (every reasoner of a process shares it; it is read-only)."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise ConfigError(f"cannot read dissatisfaction model: {exc}", path=path) from exc
+    return _load_once(path.resolve(), stamp)

@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from tactful.agents.sentiment.dialogue import CORRECTION, DIALOGUE_CODES, SARCASM, DialogueConfig, DialogueReader
-from tactful.agents.sentiment.learned import DissatisfactionModel, TurnContext
+from tactful.agents.sentiment.learned import DissatisfactionModel, TurnContext, load_model
 from tactful.agents.sentiment.meaning import MeaningConfig, MeaningReader
 from tactful.agents.sentiment.valence import BoundedValence
 from tactful.agents.state import Event, SentimentLabel, SentimentState, SentimentTurn, Trend
@@ -252,7 +252,8 @@ class LabelThresholds(Strict):
 
 class LearnedChannel(Strict):
     """The learned dissatisfaction channel (``agents/sentiment/learned.py``): the model's probability ``p`` adds
-    ``weight * (p - floor) / (1 - floor)`` to the noisy-OR when ``p`` is above ``floor``."""
+    ``weight * (p - floor) / (1 - floor)`` to the noisy-OR the label reads when ``p`` is above ``floor``. It can
+    make a turn ``negative``; it never moves ``frustration`` (the value handoff rules, carry and trend read)."""
 
     model: str | None = None  # file written by ``tactful sentiment fit``, relative to the signals file's folder
     weight: float = Field(default=0.0, ge=0, le=1)
@@ -284,7 +285,7 @@ class SignalConfig(Strict):
         if spec.model is None or spec.weight <= 0:
             return None
         path = Path(spec.model)
-        return DissatisfactionModel.load(path if path.is_absolute() else self._directory / path)
+        return load_model(path if path.is_absolute() else self._directory / path)
 
 
 def load_signal_config(path: Path | None = None) -> SignalConfig:
@@ -467,7 +468,8 @@ class SentimentReasoner:
             previous_label=previous["label"] if previous else None,
         )
         self.last_context = context
-        text_frustration = _noisy_or([self._valence(score), *marker_weights, self._learned_weight(text, context)])
+        text_frustration = _noisy_or([self._valence(score), *marker_weights])
+        learned = self._learned_weight(text, context)
 
         event_frustration, event_urgency = self._event_pressure(events, turn=turn, now=_parse_time(now))
         earlier = list(previous["history"]) if previous else []
@@ -517,7 +519,8 @@ class SentimentReasoner:
             "score": round(score, 4),
             "frustration": frustration,
             "urgency": urgency,
-            "label": self._label(score, frustration, distressed=distressed),
+            "label": self._label(score, frustration, dissatisfaction=_noisy_or([frustration, learned]),
+                                 distressed=distressed),
             "hurried": hurried,
             "markers": markers,
             "trend": trend,
@@ -741,15 +744,17 @@ class SentimentReasoner:
                 return math.pow(0.5, minutes / cfg.half_life_minutes)
         return 1.0
 
-    def _label(self, score: float, frustration: float, *, distressed: bool) -> Label:
+    def _label(self, score: float, frustration: float, *, dissatisfaction: float, distressed: bool) -> Label:
+        """``dissatisfaction`` is frustration with the learned channel folded in: it can make a turn ``negative``
+        (or keep it from ``positive``), never ``frustrated``, so it moves no handoff rule."""
         cfg = self.config.labels
         if distressed:
             return "distressed"
         if frustration >= cfg.frustrated:
             return "frustrated"
         # Relief ("found it, thank you!") reads as positive while some earlier frustration is still fading.
-        if score >= cfg.positive_score and frustration < cfg.positive_max_frustration:
+        if score >= cfg.positive_score and dissatisfaction < cfg.positive_max_frustration:
             return "positive"
-        if frustration >= cfg.negative or score <= cfg.negative_score:
+        if dissatisfaction >= cfg.negative or score <= cfg.negative_score:
             return "negative"
         return "calm"
