@@ -2,6 +2,7 @@
 
     python scripts/eval_sentiment.py goemotions [--data DIR] [--markers]
     python scripts/eval_sentiment.py sgd [--data FILE] [--part tune|report|all] [--limit N] [--markers]
+    python scripts/eval_sentiment.py benign [--data DIR]
 
 ``goemotions``: single-turn frustration on GoEmotions dev against its negative group (anger, annoyance,
 disappointment, disapproval, disgust), next to plain VADER.
@@ -15,6 +16,9 @@ it: plain VADER on the same turn (compound <= -0.05), and the reasoner replayed 
 the bot's side (what the dialogue channel sees when the bot's words are the ones the user reacted to).
 Dialogues 0-499 are the tuning part, 500-999 the report part.
 
+``benign``: single customer messages of BANKING77 (train) and CLINC150 (val, in scope and out of scope), none of
+them written against: how many the product flags, and how many reach the frustration a handoff rule acts on.
+
 Prints one JSON object. Run from the repo root (``PYTHONPATH=.``).
 """
 
@@ -23,15 +27,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from tactful.agents.sentiment.corpus import (
+    NEGATIVE,
+    REPORT_DIALOGUES,
+    TUNE_DIALOGUES,
+    Exchange,
+    bot_action,
+    load_goemotions,
+    load_sgd,
+)
 from tactful.agents.sentiment.model import MARKER_CODES, SentimentReasoner, load_signal_config
 from tactful.agents.sentiment.node import failure_signals
 from tactful.agents.state import SentimentState
@@ -39,13 +50,7 @@ from tactful.agents.state import SentimentState
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path("/work/shared/datasets") if not (REPO.parent / "shared").is_dir() else REPO.parent / "shared" / "datasets"
 
-NEGATIVE = {"anger", "annoyance", "disappointment", "disapproval", "disgust"}
 FLAGGED = {"negative", "frustrated", "distressed"}
-TUNE_DIALOGUES = range(0, 500)
-REPORT_DIALOGUES = range(500, 1000)
-# GoEmotions masks names and religions as "[NAME]" / "[RELIGION]"; unmasked they would read as shouting.
-_PLACEHOLDER = re.compile(r"\[([A-Z]+)\]")
-# SGD system acts that ask the user something (the graph's "clarify"); the rest (and "anything else?") answer.
 # Handoff reasons that come from the sentiment reasoner or the failure counter (the rest are intent and policy).
 SENTIMENT_REASONS = {
     "repeated_failure",
@@ -56,7 +61,6 @@ SENTIMENT_REASONS = {
     "trend_value",
     "high_value_friction",
 }
-_ASKING_ACTS = {"REQUEST", "CONFIRM", "OFFER_INTENT"}
 
 
 def at_threshold(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str, float]:
@@ -87,22 +91,10 @@ def _single(reasoner: SentimentReasoner, text: str) -> SentimentState:
 # --------------------------------------------------------------------------- GoEmotions
 
 
-def load_goemotions(data_dir: Path) -> list[tuple[str, bool]]:
-    names: list[str] = json.loads((data_dir / "labels.json").read_text(encoding="utf-8"))
-    rows: list[tuple[str, bool]] = []
-    for line in (data_dir / "dev.tsv").read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        text, ids, _ = line.split("\t")
-        labels = {names[int(i)] for i in ids.split(",") if i}
-        rows.append((_PLACEHOLDER.sub(lambda m: m.group(1).capitalize(), text), bool(labels & NEGATIVE)))
-    return rows
-
-
 def goemotions(args: argparse.Namespace) -> dict[str, object]:
     config = load_signal_config(args.signals)
     reasoner = SentimentReasoner(config)
-    rows = load_goemotions(args.data or SHARED / "goemotions")
+    rows = load_goemotions(args.data or SHARED / "goemotions", "dev")
     truth = [label for _, label in rows]
     states = [_single(reasoner, text) for text, _ in rows]
     frustration = [s["frustration"] for s in states]
@@ -147,42 +139,6 @@ def _marker_rates(truth: Sequence[bool], markers: Sequence[Sequence[str]]) -> di
 
 
 # --------------------------------------------------------------------------- SGD
-
-
-@dataclass
-class Exchange:
-    system_before: str | None
-    system_act: str | None
-    text: str
-    dissatisfied: bool
-
-
-def load_sgd(path: Path) -> list[list[Exchange]]:
-    dialogues: list[list[Exchange]] = []
-    current: list[Exchange] = []
-    system: tuple[str, str] | None = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            if current:
-                dialogues.append(current)
-            current, system = [], None
-            continue
-        parts = line.split("\t")
-        if parts[0] == "SYSTEM":
-            system = (parts[1], parts[2] if len(parts) > 2 else "")
-        elif parts[0] == "USER" and parts[1] != "OVERALL" and len(parts) > 3 and parts[3]:
-            ratings = [int(x) for x in parts[3].split(",")]
-            current.append(
-                Exchange(
-                    system[0] if system else None,
-                    system[1] if system else None,
-                    parts[1],
-                    sum(ratings) / len(ratings) <= 2.5,
-                )
-            )
-    if current:
-        dialogues.append(current)
-    return dialogues
 
 
 async def _replay_graph(dialogues: Sequence[tuple[int, list[Exchange]]], dump: Path | None) -> dict[str, object]:
@@ -262,7 +218,7 @@ def _replay_reasoner(reasoner: SentimentReasoner, dialogues: Sequence[tuple[int,
         bots: list[str] = []
         failures = 0
         for turn, ex in enumerate(exchanges, start=1):
-            action = None if ex.system_act is None else "clarify" if ex.system_act in _ASKING_ACTS else "respond"
+            action = bot_action(ex.system_act)
             if ex.system_before:
                 bots.append(ex.system_before)
             state = reasoner.assess(
@@ -314,6 +270,30 @@ def sgd(args: argparse.Namespace) -> dict[str, object]:
     return report
 
 
+def benign(args: argparse.Namespace) -> dict[str, object]:
+    import csv
+
+    reasoner = SentimentReasoner(load_signal_config(args.signals))
+    data = args.data or SHARED
+    with (data / "banking77" / "train.csv").open(encoding="utf-8") as fh:
+        banking = [row["text"] for row in csv.DictReader(fh)]
+    clinc = json.loads((data / "clinc150" / "clinc150_dev.json").read_text(encoding="utf-8"))
+    sets = {"banking77/train.csv": banking,
+            "clinc150/val": [text for text, _ in clinc["val"]],
+            "clinc150/oos_val": [text for text, _ in clinc["oos_val"]]}
+    report: dict[str, object] = {}
+    for name, texts in sets.items():
+        states = [_single(reasoner, text) for text in texts]
+        report[name] = {
+            "n": len(texts),
+            "flagged_rate": round(sum(s["label"] in FLAGGED for s in states) / len(texts), 4),
+            "frustrated_or_distressed_rate": round(
+                sum(s["label"] in {"frustrated", "distressed"} for s in states) / len(texts), 4),
+            "frustration_ge_0.75_rate": round(sum(s["frustration"] >= 0.75 for s in states) / len(texts), 4),
+        }
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -324,11 +304,13 @@ def main(argv: list[str] | None = None) -> int:
     sg.add_argument("--part", choices=["tune", "report", "all"], default="report")
     sg.add_argument("--limit", type=int, default=0, help="only the first N dialogues of the part")
     sg.add_argument("--dump", type=Path, default=None, help="write every scored turn as JSON lines here")
-    for p in (ge, sg):
+    bn = sub.add_parser("benign", help="flag rates on benign customer messages (BANKING77, CLINC150)")
+    bn.add_argument("--data", type=Path, default=None, help="the data sets folder")
+    for p in (ge, sg, bn):
         p.add_argument("--signals", type=Path, default=None, help="signals file (default: policies/signals.yaml)")
         p.add_argument("--markers", action="store_true", help="add per-marker firing rates by class")
     args = parser.parse_args(argv)
-    report = goemotions(args) if args.command == "goemotions" else sgd(args)
+    report = {"goemotions": goemotions, "sgd": sgd, "benign": benign}[args.command](args)
     print(json.dumps(report, indent=2))
     return 0
 

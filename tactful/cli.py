@@ -16,6 +16,7 @@ COMMANDS = {
     "chat": ("tactful.commands.chat", "talk to the support graph in the terminal"),
     "intents": ("tactful.commands.intents", "fit and score the offline intent classifier"),
     "guards": ("tactful.commands.guards", "fit and score the prompt-injection detector"),
+    "sentiment": ("tactful.commands.sentiment", "fit the sentiment reasoner's learned channel"),
     "eval": ("tactful.commands.eval", "replay scenario files against the graphs and gate the metrics"),
     "marketing": ("tactful.commands.marketing", "the marketing message generator"),
     "serve": ("tactful.commands.serve", "run the HTTP service (uvicorn)"),

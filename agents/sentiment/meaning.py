@@ -9,6 +9,8 @@ Three classes, each a list of cues in the ``meaning`` section of ``policies/sign
   the exasperation marker does not count.
 - **decline**: a polite no to an offer ("no thanks", "not right now") is not negative; the span is left out of
   the valence.
+- **title**: a name or title the customer mentions ("play Funeral for a Friend", "the movie Dead Poets Society",
+  a quoted name) says nothing about how they feel; the span is left out of the valence and of every marker.
 - **delight**: capitals and exclamation marks of joy or relief ("YES IT WORKS!!") do not count as shouting.
 
 Excitement and delight do not apply when the same message carries a blocker (a negation, a failure word):
@@ -30,6 +32,7 @@ EXCITEMENT = "excitement"
 NO_PREFERENCE = "no_preference"
 DELIGHT = "delight"
 DECLINE = "decline"
+TITLE = "title"
 
 
 def _compiled(patterns: Sequence[str]) -> list[re.Pattern[str]]:
@@ -93,6 +96,7 @@ class Delight(Strict):
 
 class MeaningConfig(Strict):
     blockers: Regexes = []  # any of these in the message: no excitement, no delight
+    titles: Regexes = []  # names and titles (the capitalised span after "play", "movie", "called"...; quotes)
     excitement: Excitement = Excitement()
     no_preference: NoPreference = NoPreference()
     decline: Decline = Decline()
@@ -102,13 +106,19 @@ class MeaningConfig(Strict):
     def compiled_blockers(self) -> list[re.Pattern[str]]:
         return _compiled(self.blockers)
 
+    @cached_property
+    def compiled_titles(self) -> list[re.Pattern[str]]:
+        return [re.compile(p) for p in self.titles]  # case matters: a title is capitalised
+
 
 @dataclass
 class Reading:
-    """The classes found, the text VADER should score, and the markers that do not count."""
+    """The classes found, the text VADER should score, the text the markers read (titles left out), and the
+    markers that do not count."""
 
     classes: list[str] = field(default_factory=list)
     scored_text: str = ""
+    marker_text: str = ""
     suppressed: set[str] = field(default_factory=set)
 
 
@@ -118,7 +128,14 @@ class MeaningReader:
 
     def read(self, text: str, lowered: str, *, answers_question: bool) -> Reading:
         cfg = self.config
-        reading = Reading(scored_text=text)
+        reading = Reading(scored_text=text, marker_text=lowered)
+        titled = text
+        for pattern in cfg.compiled_titles:
+            titled = pattern.sub(lambda m: m.group(0)[: m.start("title") - m.start()] + " ", titled)
+        if titled != text:
+            reading.classes.append(TITLE)
+            text = reading.scored_text = titled
+            lowered = reading.marker_text = titled.lower()
         blocked = any(p.search(lowered) for p in cfg.compiled_blockers)
         excitement = cfg.excitement.compiled
         if not blocked and excitement is not None and excitement.search(lowered):

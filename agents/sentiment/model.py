@@ -21,9 +21,10 @@ from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from tactful.agents.sentiment.dialogue import CORRECTION, DIALOGUE_CODES, SARCASM, DialogueConfig, DialogueReader
+from tactful.agents.sentiment.learned import DissatisfactionModel, TurnContext, load_model
 from tactful.agents.sentiment.meaning import MeaningConfig, MeaningReader
 from tactful.agents.sentiment.valence import BoundedValence
 from tactful.agents.state import Event, SentimentLabel, SentimentState, SentimentTurn, Trend
@@ -119,6 +120,11 @@ class TerseRule(Strict):
     max_compound: float = Field(ge=-1, le=1)
     ignore_after_actions: list[str] = []
     ignore_data: bool = True
+    questions: Regexes = []  # a short question that asks for something ("which one?") is not curt
+
+    @cached_property
+    def compiled_questions(self) -> list[re.Pattern[str]]:
+        return _compile_all(self.questions)
     mobile_factor: float = Field(ge=0, le=1)
     mobile_channels: list[str] = []
     mobile_devices: list[str] = []
@@ -181,6 +187,11 @@ class UrgencyConfig(Strict):
     hurried_at: float = Field(gt=0, le=1)
     hurry: list[Cue]
     keywords: list[Cue] = []
+    calm: Regexes = []  # time words that are no hurry ("not right now", "no rush", "that was quick"): left out
+
+    @cached_property
+    def compiled_calm(self) -> list[re.Pattern[str]]:
+        return _compile_all(self.calm)
 
 
 class EventWeight(Strict):
@@ -239,6 +250,17 @@ class LabelThresholds(Strict):
         return self
 
 
+class LearnedChannel(Strict):
+    """The learned dissatisfaction channel (``agents/sentiment/learned.py``): the model's probability ``p`` adds
+    ``weight * (p - floor) / (1 - floor)`` to the noisy-OR the label reads when ``p`` is above ``floor``. It can
+    make a turn ``negative``; it never moves ``frustration`` (the value handoff rules, carry and trend read)."""
+
+    model: str | None = None  # file written by ``tactful sentiment fit``, relative to the signals file's folder
+    weight: float = Field(default=0.0, ge=0, le=1)
+    floor: float = Field(default=0.5, ge=0, lt=1)
+    off_for: list[str] = []  # meaning classes under which it does not count (a polite decline is no complaint)
+
+
 class SignalConfig(Strict):
     """Everything the reasoner weighs, loaded from ``policies/signals.yaml``."""
 
@@ -254,6 +276,16 @@ class SignalConfig(Strict):
     labels: LabelThresholds
     dialogue: DialogueConfig = DialogueConfig()
     meaning: MeaningConfig = MeaningConfig()
+    learned: LearnedChannel = LearnedChannel()
+    _directory: Path = PrivateAttr(default=POLICY_DIR)
+
+    def learned_model(self) -> DissatisfactionModel | None:
+        """The learned channel's model (read from the signals file's folder), or None when it is off."""
+        spec = self.learned
+        if spec.model is None or spec.weight <= 0:
+            return None
+        path = Path(spec.model)
+        return load_model(path if path.is_absolute() else self._directory / path)
 
 
 def load_signal_config(path: Path | None = None) -> SignalConfig:
@@ -261,7 +293,9 @@ def load_signal_config(path: Path | None = None) -> SignalConfig:
     target = path if path is not None else DEFAULT_SIGNALS_PATH
     if not target.is_file():
         raise ConfigError("signals file not found", path=target)
-    return load_yaml_model(target, SignalConfig)
+    config = load_yaml_model(target, SignalConfig)
+    config._directory = target.resolve().parent
+    return config
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -345,8 +379,10 @@ def least_squares_slope(values: Sequence[float]) -> float:
 class SentimentReasoner:
     """Scores a conversation's sentiment turn by turn from text, markers, events, history."""
 
-    def __init__(self, config: SignalConfig) -> None:
+    def __init__(self, config: SignalConfig, *, learned: DissatisfactionModel | None = None) -> None:
         self.config = config
+        self._learned = learned if learned is not None else config.learned_model()
+        self.last_context: TurnContext | None = None  # the learned channel's view of the last turn (for fitting)
         self._compound = BoundedValence(window_words=config.limits.window_words, max_words=config.limits.max_words)
         restated = config.markers.restated
         self._synonyms = {_normalize(k): _normalize(v) for k, v in restated.synonyms.items()}
@@ -391,8 +427,13 @@ class SentimentReasoner:
         lowered = _normalize(text)
         asked = last_bot_action == "clarify" or bool(prior_bot_texts and prior_bot_texts[-1].rstrip().endswith("?"))
         reading = self._meaning.read(text, lowered, answers_question=asked)
-        score = self._compound.compound(reading.scored_text)
-        relief = any(p.search(lowered) for p in cfg.carry.compiled)
+        scored = reading.scored_text
+        for pattern in cfg.urgency.compiled_calm:
+            scored = pattern.sub(" ", scored)  # "no rush" is neither a hurry nor a negative
+        score = self._compound.compound(scored)
+        whole = lowered
+        lowered = reading.marker_text  # a title ("play Funeral for a Friend") is no cue
+        relief = any(p.search(whole) for p in cfg.carry.compiled)
         dialogue = self._dialogue.read(
             text,
             lowered,
@@ -414,7 +455,21 @@ class SentimentReasoner:
             extra=dialogue,
             suppressed=reading.suppressed,
         )
+        context = TurnContext(
+            turn=turn,
+            bot_spoke=last_bot_action is not None or bool(prior_bot_texts),
+            bot_asked=asked,
+            last_bot_action=last_bot_action,
+            failures=failures,
+            markers=tuple(markers),
+            classes=tuple(reading.classes),
+            similarity=self.restatement_similarity(text, prior_user_texts) if prior_user_texts else 0.0,
+            compound=score,
+            previous_label=previous["label"] if previous else None,
+        )
+        self.last_context = context
         text_frustration = _noisy_or([self._valence(score), *marker_weights])
+        learned = self._learned_weight(text, context)
 
         event_frustration, event_urgency = self._event_pressure(events, turn=turn, now=_parse_time(now))
         earlier = list(previous["history"]) if previous else []
@@ -430,7 +485,10 @@ class SentimentReasoner:
             event_urgency *= cfg.carry.relief_event_factor
         frustration = _noisy_or([text_frustration, carry, event_frustration])
 
-        hurry = _noisy_or(cue.weight for cue in cfg.urgency.hurry if cue.compiled.search(lowered))
+        timed = lowered
+        for pattern in cfg.urgency.compiled_calm:
+            timed = pattern.sub(" ", timed)  # "not right now", "no rush", "that was quick" are no hurry
+        hurry = _noisy_or(cue.weight for cue in cfg.urgency.hurry if cue.compiled.search(timed))
         keywords = _noisy_or(cue.weight for cue in cfg.urgency.keywords if cue.compiled.search(lowered))
         distress_urgency = cfg.markers.distress.urgency if DISTRESS in markers else 0.0
         urgency = _noisy_or([hurry, keywords, distress_urgency, event_urgency, urgency_carry])
@@ -461,7 +519,8 @@ class SentimentReasoner:
             "score": round(score, 4),
             "frustration": frustration,
             "urgency": urgency,
-            "label": self._label(score, frustration, distressed=distressed),
+            "label": self._label(score, frustration, dissatisfaction=_noisy_or([frustration, learned]),
+                                 distressed=distressed),
             "hurried": hurried,
             "markers": markers,
             "trend": trend,
@@ -541,6 +600,13 @@ class SentimentReasoner:
             return (kept[-1]["frustration"], kept[-1]["urgency"]) if kept else (0.0, 0.0)
         return previous["frustration"], previous["urgency"]
 
+    def _learned_weight(self, text: str, context: TurnContext) -> Weight:
+        spec = self.config.learned
+        if self._learned is None or any(name in spec.off_for for name in context.classes):
+            return 0.0
+        p = self._learned.score(text, context)
+        return spec.weight * max(0.0, (p - spec.floor) / (1.0 - spec.floor))
+
     def _valence(self, score: float) -> Weight:
         spec = self.config.valence
         negativity = (-score - spec.floor) / (1.0 - spec.floor)
@@ -595,6 +661,7 @@ class SentimentReasoner:
             and self._is_terse(text)
             and not (terse.ignore_data and _DATA_TOKEN.search(text))
             and not any(p.search(lowered) for p in self._acknowledgements)
+            and not any(p.search(lowered) for p in terse.compiled_questions)
         ):
             found[TERSE_AFTER_FAILURE] = weight
         codes = [code for code in MARKER_CODES if code in found and code not in suppressed]
@@ -677,15 +744,17 @@ class SentimentReasoner:
                 return math.pow(0.5, minutes / cfg.half_life_minutes)
         return 1.0
 
-    def _label(self, score: float, frustration: float, *, distressed: bool) -> Label:
+    def _label(self, score: float, frustration: float, *, dissatisfaction: float, distressed: bool) -> Label:
+        """``dissatisfaction`` is frustration with the learned channel folded in: it can make a turn ``negative``
+        (or keep it from ``positive``), never ``frustrated``, so it moves no handoff rule."""
         cfg = self.config.labels
         if distressed:
             return "distressed"
         if frustration >= cfg.frustrated:
             return "frustrated"
         # Relief ("found it, thank you!") reads as positive while some earlier frustration is still fading.
-        if score >= cfg.positive_score and frustration < cfg.positive_max_frustration:
+        if score >= cfg.positive_score and dissatisfaction < cfg.positive_max_frustration:
             return "positive"
-        if frustration >= cfg.negative or score <= cfg.negative_score:
+        if dissatisfaction >= cfg.negative or score <= cfg.negative_score:
             return "negative"
         return "calm"
