@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from itertools import product
 from pathlib import Path
 
@@ -156,7 +155,7 @@ def test_fit_is_deterministic() -> None:
     assert [p.model_dump() for p in a.predict(probe)] == [p.model_dump() for p in b.predict(probe)]
 
 
-def test_tiny_classes_do_not_crash_and_fit_fast() -> None:
+def test_tiny_classes_and_a_few_hundred_phrases_fit() -> None:
     texts = ["reset my password", "forgot password", "refund please", "where is my package"]
     labels = ["password", "password", "refund", "shipping"]  # classes of 2, 1 and 1 examples
     model = IntentModel.fit(texts, labels)
@@ -167,9 +166,8 @@ def test_tiny_classes_do_not_crash_and_fit_fast() -> None:
     assert single.predict_one("refund").top_label == "refund"
 
     many_texts, many_labels = synthetic(per_class=20)
-    started = time.perf_counter()
-    IntentModel.fit(many_texts * 4, many_labels * 4, oos_texts=OOS_EXAMPLES)  # ~320 phrases, 4 intents
-    assert time.perf_counter() - started < 3.0  # well under 1 s on an idle machine
+    many = IntentModel.fit(many_texts * 4, many_labels * 4, oos_texts=OOS_EXAMPLES)  # ~320 phrases, 4 intents
+    assert set(many.labels) >= set(many_labels)  # fit time is a benchmark figure, not a test assertion
 
 
 def test_folds_keep_every_class_in_training() -> None:
