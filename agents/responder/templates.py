@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from tactful.agents.engine.seam import ReplyRequest, Tone
+from tactful.agents.guards.grounding import sentences
 from tactful.config import load_yaml_model
 
 
@@ -190,7 +191,7 @@ def reply_parts(templates: ReplyTemplates, request: ReplyRequest) -> ReplyParts:
         if request.action == "respond" and answer:
             parts = ReplyParts(head=head, body=(answer.brief if tone == "brief" else answer.standard,))
         elif request.action == "assist":
-            already = any(answer and answer.standard in m["text"] for m in request.messages if m["role"] == "bot")
+            already = bool(answer) and _already_sent(answer.standard, request)
             body = (answer.standard,) if answer and tone != "brief" and not already else ()
             parts = ReplyParts(head=head, body=body, options=_option_lines(templates, request))
         else:
@@ -201,6 +202,14 @@ def reply_parts(templates: ReplyTemplates, request: ReplyRequest) -> ReplyParts:
     if not (intent and intent["out_of_scope"]):
         footer.append(templates.footer_correct.pick(tone))
     return ReplyParts(head=parts.head, body=parts.body, options=parts.options, footer=tuple(footer))
+
+
+def _already_sent(answer: str, request: ReplyRequest) -> bool:
+    """Whether a bot reply earlier in the window carried any sentence of ``answer``: a model-written reply holds
+    the template's steps in its own order and spacing, not as one verbatim block, and after "that didn't work" no
+    step of it is sent again."""
+    sent = {" ".join(s.split()) for m in request.messages if m["role"] == "bot" for s in sentences(m["text"])}
+    return any(" ".join(s.split()) in sent for s in sentences(answer))
 
 
 def render_offline(templates: ReplyTemplates, request: ReplyRequest) -> str:
