@@ -18,10 +18,10 @@ from typing import Any
 from langgraph.checkpoint.memory import InMemorySaver
 
 from tactful.agents.context import TurnContext
+from tactful.errors import InputError
 from tactful.graphs.context import build_context
 from tactful.graphs.runner import SupportRunner, TurnResult, thread_id
 from tactful.graphs.support import compile_support_graph
-from tactful.errors import InputError
 from tactful.settings import Settings
 
 EXAMPLES_PER_REASON = 3  # messages quoted per handoff reason in the report
