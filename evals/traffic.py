@@ -12,17 +12,48 @@ import asyncio
 import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
 
 from tactful.agents.context import TurnContext
+from tactful.errors import InputError
 from tactful.graphs.context import build_context
 from tactful.graphs.runner import SupportRunner, TurnResult, thread_id
 from tactful.graphs.support import compile_support_graph
 from tactful.settings import Settings
 
 EXAMPLES_PER_REASON = 3  # messages quoted per handoff reason in the report
+TRANSCRIPT_TURNS = 4  # user turns up to and including the handing-off one, quoted with each example
+
+
+def load_dialogues(path: Path) -> list[list[str]]:
+    """The user turns of every dialogue in a tab-separated transcript file: one ``ROLE<TAB>TEXT[<TAB>...]`` line
+    per turn, a blank line between dialogues (the layout of the USS sets, e.g. ``uss/SGD.txt``). Lines whose role
+    is not ``USER``, and a dialogue's closing ``USER<TAB>OVERALL`` rating line, are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    dialogues: list[list[str]] = []
+    current: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            if current:
+                dialogues.append(current)
+            current = []
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2:
+            raise InputError(f"{path}:{number}: expected ROLE<TAB>TEXT")
+        if parts[0].strip().upper() == "USER" and parts[1].strip() and parts[1].strip() != "OVERALL":
+            current.append(parts[1].strip())
+    if current:
+        dialogues.append(current)
+    if not dialogues:
+        raise InputError(f"{path}: no USER turns found")
+    return dialogues
 
 
 @dataclasses.dataclass
@@ -107,7 +138,12 @@ def measure(
             if r.intent:
                 intents[r.intent["label"]] += 1
         if handed_off and len(examples[reason or "unknown"]) < EXAMPLES_PER_REASON:
-            examples[reason or "unknown"].append(texts[turn_results.index(last)][:160])
+            at = turn_results.index(last)
+            if len(texts) == 1:
+                examples[reason or "unknown"].append(texts[0][:160])
+            else:  # a dialogue: the turns that led up to the handoff, the handing-off one last
+                lead = texts[max(0, at + 1 - TRANSCRIPT_TURNS) : at + 1]
+                examples[reason or "unknown"].append(" | ".join(t[:120] for t in lead))
     report: dict[str, Any] = {
         "n": overall.n,
         "turns": turns,

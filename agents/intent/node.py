@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from langgraph.runtime import Runtime
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from tactful.agents.content import own_words
 from tactful.agents.context import TurnContext
@@ -22,19 +23,32 @@ UNPLACED_MAX_WORDS = 40
 FOLLOWUP_NEW_ISSUE_AT = 0.85  # a "that didn't work" message this sure of another intent raises a new issue
 EVENT_HINT_BELOW = 0.5  # below this text confidence, an event of this turn that implies an intent decides
 NOT_AN_ISSUE = {"human_request", "bot_identity"}
-_ORDINALS = {"1": 0, "one": 0, "first": 0, "former": 0, "2": 1, "two": 1, "second": 1, "latter": 1}
+_ORDINALS = {"first": 0, "former": 0, "second": 1, "latter": 1}
+# A bare number picks an option only when it is the whole answer ("2", "option 1", "the first one"): in "just one
+# for a regular ride" or "one more question" it is a quantity, not a choice.
+_CARDINALS = {"1": 0, "one": 0, "2": 1, "two": 1}
+_CHOICE_FILLER = {"option", "number", "no", "the", "please", "pls", "its", "it", "s", "is", "one"}
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 or w.isdigit()}
+    """The content words of a text: function words ("that", "for", "your") match every option, so they choose none."""
+    return {
+        w for w in re.findall(r"[a-z0-9]+", text.lower())
+        if (len(w) > 2 and w not in ENGLISH_STOP_WORDS) or w.isdigit()
+    }
 
 
 def pick_option(text: str, options: list[tuple[str, str]]) -> str | None:
     """Which offered (label, phrase) the reply to a clarifying question chose, if any."""
-    lowered = text.lower().strip()
-    for token in re.findall(r"[a-z0-9]+", lowered)[:3]:
+    tokens = re.findall(r"[a-z0-9]+", text.lower())
+    for token in tokens[:3]:
         if token in _ORDINALS and _ORDINALS[token] < len(options):
             return options[_ORDINALS[token]][0]
+    numbers = [t for t in tokens if t in _CARDINALS]
+    if numbers and all(t in _CHOICE_FILLER or t in _CARDINALS for t in tokens):
+        index = _CARDINALS[numbers[0]]
+        if index < len(options):
+            return options[index][0]
     said = _words(text)
     best, best_score = None, 0
     for label, phrase in options:

@@ -181,6 +181,9 @@ class Thresholds(Strict):
     max_clarifications: int = 1
     turn_budget: int = 24
     repeated_failures: int = 2
+    failure_min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    """A "that did not help" turn counts as a failed attempt only after an answer to an issue placed at least
+    this surely (or chosen by the person, or pointed to by an event): after a guess the bot tried no fix."""
     restatements: int = 2
     injection_attempts: int = 2
     high_value: float = 50000

@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import SentimentRequest
-from tactful.agents.state import FailedTurn, SupportState
+from tactful.agents.state import FailedTurn, IntentState, SupportState
 
 FAILURE_MARKERS = {
     "bot_negative", "again", "nth_time", "restated", "terse_after_failure",
@@ -32,6 +32,14 @@ def failure_signals(markers: Iterable[str], *, last_action: str | None) -> list[
     if last_action in ANSWERING_ACTIONS:
         return sorted(found & FAILURE_MARKERS)
     return ["nth_time"] if "nth_time" in found else []
+
+
+def attempted_fix(answered: IntentState, min_confidence: float) -> bool:
+    """Did the bot's last turn try to solve an issue? Not after an out-of-scope answer, nor after a low guess
+    (below ``min_confidence``) at an issue nobody chose: "no, make it the 14th" then fails no attempt."""
+    if answered["out_of_scope"]:
+        return False
+    return answered["confidence"] >= min_confidence or answered["source"] in {"clarified", "event"}
 
 
 async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
@@ -64,11 +72,15 @@ async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> 
         update["degraded"] = True
 
     markers = set(result.state["markers"])
+    answered = state.get("intent")  # what the bot's last turn answered (this turn's intent runs alongside)
+    out_of_scope = answered is not None and answered["out_of_scope"]
     if result.restated:
         markers.add("restated")
-        update["restatements"] = state.get("restatements", 0) + 1
+        if not out_of_scope:  # asking again for what the bot said it does not cover is not a missed issue
+            update["restatements"] = state.get("restatements", 0) + 1
     last_action = state.get("last_action")
-    signals = failure_signals(markers, last_action=last_action)
+    tried_fix = answered is None or attempted_fix(answered, ctx.bundle.policy.thresholds.failure_min_confidence)
+    signals = failure_signals(markers, last_action=last_action) if tried_fix else []
     # After an answer, or after a clarifying question the person answers with "still broken, already tried that".
     if last_action in ANSWERING_ACTIONS:
         signals += sorted({e["type"] for e in state.get("new_events", []) if e["type"] in FAILURE_EVENTS})

@@ -70,6 +70,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ev.add_argument("--tenant", default="default", help="with --graph: the tenant whose policy runs")
     ev.add_argument(
+        "--dialogues",
+        metavar="START:STOP",
+        help="with --graph: DATA is a transcript file (ROLE<TAB>TEXT lines, a blank line between dialogues, "
+        "as in uss/SGD.txt); the user turns of each dialogue in [START, STOP) are replayed as one conversation, "
+        "and a dialogue counts as handed off when any turn hands off",
+    )
+    ev.add_argument(
         "--latency-sample", type=int, default=200, metavar="N", help="messages timed one by one (default 200)"
     )
     _model_arguments(ev)
@@ -216,6 +223,8 @@ def _run_graph_eval(args: argparse.Namespace) -> int:
     from tactful.evals.traffic import measure
     from tactful.settings import load_settings
 
+    if args.dialogues is not None:
+        return _run_dialogue_eval(args)
     texts, labels = load_labelled(args.data, args.text_col, args.label_col, args.split)
     rows = list(range(len(texts)))
     if args.sample is not None and args.sample < len(rows):
@@ -232,6 +241,33 @@ def _run_graph_eval(args: argparse.Namespace) -> int:
         tenant=args.tenant,
     )
     print(json.dumps({"data": str(args.data), **report}))
+    return 0
+
+
+def _dialogue_range(spec: str) -> tuple[int, int]:
+    start, sep, stop = spec.partition(":")
+    try:
+        first, last = int(start or 0), int(stop)
+    except ValueError:
+        raise InputError(f"--dialogues takes START:STOP (e.g. 0:200), not {spec!r}") from None
+    if not sep or first < 0 or last <= first:
+        raise InputError(f"--dialogues takes START:STOP with 0 <= START < STOP, not {spec!r}")
+    return first, last
+
+
+def _run_dialogue_eval(args: argparse.Namespace) -> int:
+    from tactful.evals.traffic import load_dialogues, measure
+    from tactful.settings import load_settings
+
+    if args.sample is not None or args.handoff_label:
+        raise InputError("--dialogues takes no --sample or --handoff-label (every dialogue is benign traffic)")
+    first, last = _dialogue_range(args.dialogues)
+    dialogues = load_dialogues(args.data)[first:last]
+    if not dialogues:
+        raise InputError(f"{args.data}: no dialogues in {first}:{last}")
+    report = measure(load_settings(), dialogues, ["dialogue"] * len(dialogues), tenant=args.tenant)
+    report.pop("by_label")
+    print(json.dumps({"data": str(args.data), "dialogues": f"{first}:{first + len(dialogues)}", **report}))
     return 0
 
 
