@@ -14,13 +14,12 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from tactful.agents.content import own_words
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, IntentResult
+from tactful.agents.policy.files import DialogueActs
 from tactful.agents.state import OOS_LABEL, IntentCandidate, IntentState, SupportState
 
 CARRY_MAX_WORDS = 8
-CARRY_BELOW = 0.4
 UNPLACED_BELOW = 0.2  # a message of any length this unsure of every intent, mid-issue, is about that issue
 UNPLACED_MAX_WORDS = 40
-FOLLOWUP_NEW_ISSUE_AT = 0.85  # a "that didn't work" message this sure of another intent raises a new issue
 EVENT_HINT_BELOW = 0.5  # below this text confidence, an event of this turn that implies an intent decides
 NOT_AN_ISSUE = {"human_request", "bot_identity"}
 _ORDINALS = {"first": 0, "former": 0, "second": 1, "latter": 1}
@@ -58,23 +57,23 @@ def pick_option(text: str, options: list[tuple[str, str]]) -> str | None:
     return best
 
 
-def _keeps_issue(text: str, result: IntentResult, previous: IntentState) -> bool:
+def _keeps_issue(text: str, result: IntentResult, previous: IntentState, acts: DialogueActs) -> bool:
     """A follow-up stays on the issue under way unless it clearly raises another ("...and now I want to cancel")."""
     return (
         len(text.split()) <= 4
         or result.label == previous["label"]
         or result.out_of_scope
-        or result.confidence < FOLLOWUP_NEW_ISSUE_AT
+        or result.confidence < acts.new_issue_at
     )
 
 
-def _placed(previous: IntentState | None) -> bool:
+def _placed(previous: IntentState | None, acts: DialogueActs) -> bool:
     """Is an issue under way: an earlier message the classifier placed with some confidence (or the person chose
     it, or an event pointed to it)? A low guess about an opening message is not an issue to carry."""
     return (
         previous is not None
         and not previous["out_of_scope"]
-        and (previous["confidence"] >= CARRY_BELOW or previous["source"] in {"clarified", "event"})
+        and (previous["confidence"] >= acts.carry_below or previous["source"] in {"clarified", "event"})
     )
 
 
@@ -121,7 +120,8 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
         update["degraded"] = True
 
     scope = ctx.bundle.taxonomy.out_of_scope
-    under_way = _placed(previous)
+    acts = ctx.bundle.taxonomy.dialogue_acts
+    under_way = _placed(previous, acts)
     if (
         not under_way
         and not result.out_of_scope
@@ -132,7 +132,7 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
         result = result.model_copy(update={"label": OOS_LABEL, "out_of_scope": True})
     intent = to_state(ctx, result)
     decision = state.get("decision")
-    act = ctx.bundle.taxonomy.dialogue_acts.classify(
+    act = acts.classify(
         text, has_previous=previous is not None and not previous["out_of_scope"]
     )
     if state.get("last_action") == "clarify" and previous and decision:
@@ -152,7 +152,7 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
             )
             if act not in {"closing", "acknowledgement"}:  # "works now, thanks" answers and closes at once
                 act = "new"
-    elif previous and act != "new" and (act == "acknowledgement" or _keeps_issue(text, result, previous)):
+    elif previous and act != "new" and (act == "acknowledgement" or _keeps_issue(text, result, previous, acts)):
         intent = {**previous, "source": "carried"}
     else:
         # "thanks, done. the export button does nothing": the thanks closes nothing, a new issue starts.
@@ -160,10 +160,10 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
         words = len(text.split())
         if (
             previous
-            and _placed(previous)
+            and under_way
             and previous["label"] not in NOT_AN_ISSUE
             and (
-                ((result.out_of_scope or result.confidence < CARRY_BELOW) and words <= CARRY_MAX_WORDS)
+                ((result.out_of_scope or result.confidence < acts.carry_below) and words <= CARRY_MAX_WORDS)
                 or (not result.out_of_scope and result.confidence < UNPLACED_BELOW and words <= UNPLACED_MAX_WORDS)
             )
         ):

@@ -61,6 +61,11 @@ class DialogueActs(Strict):
     a bare reference number. They keep the issue under way instead of being classified from scratch."""
 
     max_words: int = Field(default=12, ge=1)
+    carry_below: float = Field(default=0.4, ge=0.0, le=1.0)
+    """An issue is carried into later turns only if it was placed at least this sure (or chosen by the person, or
+    pointed to by an event); and a short message below this for every intent, mid-issue, stays on that issue."""
+    new_issue_at: float = Field(default=0.85, ge=0.0, le=1.0)
+    """A follow-up ("that didn't work") this sure of another intent raises a new issue instead of continuing."""
     closing: list[str] = []
     """The person says the answer worked or thanks the bot: close out, don't answer again."""
     acknowledgement: list[str] = []
