@@ -27,10 +27,14 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+|\s+(?=(?:then|and then|also|but)\s)"
 Where = Literal["own", "pasted"]
 
 
+DEFAULT_THRESHOLDS: dict[Where, float] = {"own": 0.9, "pasted": 0.85}
+
+
 class LearnedSettings(Strict):
     model: str | None = None
-    threshold: float = Field(default=0.85, ge=0.0, le=1.0)
-    pasted_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    """None: the threshold ``tactful guards fit`` chose on its tuning fold and stored in the model file."""
+    pasted_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     min_chars: int = Field(default=12, ge=0)
 
 
@@ -96,16 +100,43 @@ class InjectionDetector:
                     return Detection(layer, category, where, m.group(0).strip())
         return None
 
-    def _learned(self, readings: list[str], where: Where) -> Detection | None:
+    def threshold(self, where: Where) -> float:
+        """The learned layer's threshold for own words or pasted content: the policy's when it sets one, else the
+        one stored in the model file (chosen by ``tactful guards fit`` on its tuning fold), else a default."""
         s = self.policy.learned
+        fixed = s.threshold if where == "own" else s.pasted_threshold
+        if fixed is not None:
+            return fixed
+        tuned = (self.model.info or {}).get("thresholds") if self.model is not None else None
+        value = tuned.get(where) if isinstance(tuned, dict) else None
+        return float(value) if isinstance(value, int | float) else DEFAULT_THRESHOLDS[where]
+
+    def _score(self, readings: list[str]) -> float | None:
         text = readings[0]
-        if self.model is None or len(text.strip()) < s.min_chars:
+        if self.model is None or len(text.strip()) < self.policy.learned.min_chars:
             return None
         # The main view plus any decoded fragments (the rot13/leet views are for the patterns only).
         doc = "\n".join([text, *readings[3:]]) if len(readings) > 3 else text
-        p = self.model.score([doc])[0]
-        threshold = s.pasted_threshold if where == "pasted" else s.threshold
-        return Detection("learned", "classifier", where, "", score=p) if p >= threshold else None
+        return self.model.score([doc])[0]
+
+    def _learned(self, readings: list[str], where: Where) -> Detection | None:
+        p = self._score(readings)
+        if p is None or p < self.threshold(where):
+            return None
+        return Detection("learned", "classifier", where, "", score=p)
+
+    def learned_scores(self, text: str) -> dict[Where, float]:
+        """The learned layer's highest score over the own words and over the pasted parts (0.0 where there is
+        nothing to score) — what ``tactful guards fit`` chooses thresholds on."""
+        segments = split_message(text)
+        own = "\n".join(s.text for s in segments if s.kind == "own").strip()
+        out: dict[Where, float] = {"own": 0.0, "pasted": 0.0}
+        if own:
+            out["own"] = self._score(views(own, self.rules)) or 0.0
+        for seg in segments:
+            if seg.kind == "pasted" and seg.text.strip():
+                out["pasted"] = max(out["pasted"], self._score(views(seg.text, self.rules)) or 0.0)
+        return out
 
     def detect_part(self, text: str, *, where: Where, layers: frozenset[Layer] | None = None) -> Detection | None:
         """The first layer that fires on one part of a message (cheapest first), or None."""
