@@ -247,8 +247,8 @@ def test_fit_chooses_the_lowest_threshold_within_each_false_positive_budget() ->
     rows_ += [Row("attack own", 1, "x", "neuralchemy"), Row("attack mail", 1, "y", "bipia")]
     out = choose_thresholds(Scores(table), rows_, max_fp_hard=0.1, max_fp_support=0.0,  # type: ignore[arg-type]
                             max_fp_pasted=0.0)
-    # two of twenty hard negatives may fire: the threshold sits just above the third-highest (0.77)
-    assert out["thresholds"] == {"own": 0.78, "pasted": 0.6}
+    # two of twenty hard negatives may fire (0.78, 0.79): the grid step just above the third-highest (0.77)
+    assert out["thresholds"] == {"own": 0.775, "pasted": 0.595}
     assert out["tuning"]["learned_recall"] == 1.0  # type: ignore[index]
     floored = choose_thresholds(Scores(table), rows_, max_fp_hard=0.1, max_fp_support=0.0,  # type: ignore[arg-type]
                                 max_fp_pasted=0.0, floor=0.85)
