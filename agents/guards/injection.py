@@ -18,7 +18,7 @@ from pydantic import Field
 
 from tactful.agents.content import split_message
 from tactful.agents.guards.learned import InjectionModel
-from tactful.agents.guards.normalize import NormaliseRules, views
+from tactful.agents.guards.normalize import NormaliseRules, learned_document, views
 from tactful.config import Regexes, Strict, load_yaml_model
 from tactful.resources import POLICY_DIR
 
@@ -63,8 +63,11 @@ class Detection:
         return f"{self.layer}/{self.category}@{self.where}: {ev[:120]}"
 
 
-def _compile(groups: dict[str, list[str]]) -> list[tuple[str, re.Pattern[str]]]:
-    return [(name, re.compile(p, re.IGNORECASE)) for name, patterns in groups.items() for p in patterns]
+def _compile(groups: dict[str, list[str]], fold_table: dict[int, str]) -> list[tuple[str, re.Pattern[str]]]:
+    """Each pattern read the way the text is: its look-alike letters folded too, so a pattern written in Cyrillic
+    or Greek matches the folded views."""
+    return [(name, re.compile(p.translate(fold_table), re.IGNORECASE)) for name, patterns in groups.items()
+            for p in patterns]
 
 
 class InjectionDetector:
@@ -74,8 +77,10 @@ class InjectionDetector:
                  extra_patterns: list[str] | None = None) -> None:
         self.policy = policy
         self.model = model
-        self._patterns = _compile({**policy.patterns, **({"tenant": extra_patterns} if extra_patterns else {})})
-        self._indirect = _compile(policy.indirect)
+        table = {ord(k): v for k, v in policy.normalise.homoglyphs.items() if len(k) == 1}
+        self._patterns = _compile({**policy.patterns, **({"tenant": extra_patterns} if extra_patterns else {})},
+                                  table)
+        self._indirect = _compile(policy.indirect, table)
 
     @classmethod
     def from_file(cls, path: Path, *, extra_patterns: list[str] | None = None,
@@ -93,7 +98,7 @@ class InjectionDetector:
 
     def _match(self, patterns: list[tuple[str, re.Pattern[str]]], readings: list[str], layer: Layer,
                where: Where) -> Detection | None:
-        for reading in readings:
+        for reading in dict.fromkeys(r for r in readings if r):
             for category, pattern in patterns:
                 m = pattern.search(reading)
                 if m:
@@ -115,9 +120,7 @@ class InjectionDetector:
         text = readings[0]
         if self.model is None or len(text.strip()) < self.policy.learned.min_chars:
             return None
-        # The main view plus any decoded fragments (the rot13/leet views are for the patterns only).
-        doc = "\n".join([text, *readings[3:]]) if len(readings) > 3 else text
-        return self.model.score([doc])[0]
+        return self.model.score([learned_document(readings)])[0]
 
     def _learned(self, readings: list[str], where: Where) -> Detection | None:
         p = self._score(readings)

@@ -24,7 +24,7 @@ from pathlib import Path
 from tactful.agents.guards.corpus import Part, Row, rows, tuning_fold
 from tactful.agents.guards.injection import InjectionDetector, Where, load_detector
 from tactful.agents.guards.learned import InjectionModel
-from tactful.agents.guards.normalize import views
+from tactful.agents.guards.normalize import learned_document, views
 from tactful.errors import InputError
 from tactful.resources import POLICY_DIR, source_checkout
 
@@ -88,8 +88,7 @@ def _usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], in
 
 def training_document(detector: InjectionDetector, text: str) -> str:
     """What the learned layer reads for ``text``: the folded view and any decoded fragments."""
-    readings = views(text, detector.rules)
-    return "\n".join([readings[0], *readings[3:]]) if len(readings) > 3 else readings[0]
+    return learned_document(views(text, detector.rules))
 
 
 _GRID = [round(0.5 + 0.005 * i, 3) for i in range(100)]
