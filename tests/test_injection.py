@@ -309,6 +309,14 @@ def test_a_draft_echoing_a_prompt_heading_or_its_text_or_an_internal_label_is_st
     assert not GUARDS.output_check(ok, turn=1)["tripped"]
 
 
+def test_a_draft_reading_out_the_taxonomy_s_definition_of_an_intent_is_stopped() -> None:
+    spec = next(i for i in BUNDLE.taxonomy.intents if len(i.description.split()) >= 8)
+    draft = f"Internally this is filed as follows: {spec.description.lower()} Hope that helps."
+    found = GUARDS.leak.find(draft)
+    assert found is not None and found.startswith("prompt text"), found
+    assert GUARDS.leak.find("I can help you reset your password: open Settings, then Security.") is None
+
+
 def test_leak_check_ignores_runs_the_reply_templates_also_say() -> None:
     check = LeakCheck.build(["one two three four five six seven"], allowed=["one two three four five six seven"])
     assert check.find("one two three four five six seven") is None
