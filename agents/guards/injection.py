@@ -81,6 +81,9 @@ class InjectionDetector:
         self._patterns = _compile({**policy.patterns, **({"tenant": extra_patterns} if extra_patterns else {})},
                                   table)
         self._indirect = _compile(policy.indirect, table)
+        words = policy.normalise.hidden_view_words
+        self._hidden_words = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")", re.IGNORECASE) \
+            if words else None
 
     @classmethod
     def from_file(cls, path: Path, *, extra_patterns: list[str] | None = None,
@@ -144,6 +147,8 @@ class InjectionDetector:
     def detect_part(self, text: str, *, where: Where, layers: frozenset[Layer] | None = None) -> Detection | None:
         """The first layer that fires on one part of a message (cheapest first), or None."""
         readings = views(text, self.rules)
+        if self._hidden_words is not None:  # rot13 (2) and backwards (3) only when they say something telling
+            readings = [r if i not in (2, 3) or self._hidden_words.search(r) else "" for i, r in enumerate(readings)]
         use = layers or frozenset(("pattern", "indirect", "learned"))
         if "pattern" in use and (hit := self._match(self._patterns, readings, "pattern", where)):
             return hit

@@ -55,6 +55,9 @@ class NormaliseRules(Strict):
     """Share of letters and spaces a decoded fragment must have to count as hidden text (not binary noise)."""
     max_fragments: int = Field(default=8, ge=0)
     """At most this many encoded fragments are decoded per message."""
+    hidden_view_words: list[str] = []
+    """The rot13 and backwards readings are matched only when they contain one of these words (what an attack
+    hidden that way says): ordinary text read that way is noise, and matching it would double the cost."""
 
 
 def fold(text: str, rules: NormaliseRules) -> str:
