@@ -141,7 +141,7 @@ def _clinc150(d: Path, part: Part) -> Iterator[Row]:
                 yield Row(text, 0, "support", "clinc150")
 
 
-TAXONOMY_WEIGHT = 3.0
+TAXONOMY_WEIGHT = 10.0
 
 
 def _taxonomy(_: Path, part: Part) -> Iterator[Row]:

@@ -54,8 +54,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                           "false-positive rate below a few per cent (default 0.85)")
     fit.add_argument("--max-fp-hard", type=float, default=0.02,
                      help="false-positive rate allowed on the tuning fold's hard negatives (default 0.02)")
-    fit.add_argument("--max-fp-support", type=float, default=0.0005,
-                     help="false-positive rate allowed on the tuning fold's support messages (default 0.0005)")
+    fit.add_argument("--max-fp-support", type=float, default=0.0,
+                     help="false-positive rate allowed on the tuning fold's support messages (default 0: none)")
     fit.add_argument("--max-fp-pasted", type=float, default=0.01,
                      help="false-positive rate allowed on the tuning fold's clean pasted e-mails (default 0.01)")
     fit.set_defaults(func=run_fit)
