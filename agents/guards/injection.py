@@ -18,7 +18,7 @@ from pydantic import Field
 
 from tactful.agents.content import split_message
 from tactful.agents.guards.learned import InjectionModel
-from tactful.agents.guards.normalize import NormaliseRules, views
+from tactful.agents.guards.normalize import NormaliseRules, learned_document, views
 from tactful.config import Regexes, Strict, load_yaml_model
 from tactful.resources import POLICY_DIR
 
@@ -27,10 +27,14 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+|\s+(?=(?:then|and then|also|but)\s)"
 Where = Literal["own", "pasted"]
 
 
+DEFAULT_THRESHOLDS: dict[Where, float] = {"own": 0.9, "pasted": 0.85}
+
+
 class LearnedSettings(Strict):
     model: str | None = None
-    threshold: float = Field(default=0.85, ge=0.0, le=1.0)
-    pasted_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    """None: the threshold ``tactful guards fit`` chose on its tuning fold and stored in the model file."""
+    pasted_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     min_chars: int = Field(default=12, ge=0)
 
 
@@ -59,8 +63,11 @@ class Detection:
         return f"{self.layer}/{self.category}@{self.where}: {ev[:120]}"
 
 
-def _compile(groups: dict[str, list[str]]) -> list[tuple[str, re.Pattern[str]]]:
-    return [(name, re.compile(p, re.IGNORECASE)) for name, patterns in groups.items() for p in patterns]
+def _compile(groups: dict[str, list[str]], fold_table: dict[int, str]) -> list[tuple[str, re.Pattern[str]]]:
+    """Each pattern read the way the text is: its look-alike letters folded too, so a pattern written in Cyrillic
+    or Greek matches the folded views."""
+    return [(name, re.compile(p.translate(fold_table), re.IGNORECASE)) for name, patterns in groups.items()
+            for p in patterns]
 
 
 class InjectionDetector:
@@ -70,8 +77,13 @@ class InjectionDetector:
                  extra_patterns: list[str] | None = None) -> None:
         self.policy = policy
         self.model = model
-        self._patterns = _compile({**policy.patterns, **({"tenant": extra_patterns} if extra_patterns else {})})
-        self._indirect = _compile(policy.indirect)
+        table = {ord(k): v for k, v in policy.normalise.homoglyphs.items() if len(k) == 1}
+        self._patterns = _compile({**policy.patterns, **({"tenant": extra_patterns} if extra_patterns else {})},
+                                  table)
+        self._indirect = _compile(policy.indirect, table)
+        words = policy.normalise.hidden_view_words
+        self._hidden_words = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")", re.IGNORECASE) \
+            if words else None
 
     @classmethod
     def from_file(cls, path: Path, *, extra_patterns: list[str] | None = None,
@@ -89,27 +101,54 @@ class InjectionDetector:
 
     def _match(self, patterns: list[tuple[str, re.Pattern[str]]], readings: list[str], layer: Layer,
                where: Where) -> Detection | None:
-        for reading in readings:
+        for reading in dict.fromkeys(r for r in readings if r):
             for category, pattern in patterns:
                 m = pattern.search(reading)
                 if m:
                     return Detection(layer, category, where, m.group(0).strip())
         return None
 
-    def _learned(self, readings: list[str], where: Where) -> Detection | None:
+    def threshold(self, where: Where) -> float:
+        """The learned layer's threshold for own words or pasted content: the policy's when it sets one, else the
+        one stored in the model file (chosen by ``tactful guards fit`` on its tuning fold), else a default."""
         s = self.policy.learned
+        fixed = s.threshold if where == "own" else s.pasted_threshold
+        if fixed is not None:
+            return fixed
+        tuned = (self.model.info or {}).get("thresholds") if self.model is not None else None
+        value = tuned.get(where) if isinstance(tuned, dict) else None
+        return float(value) if isinstance(value, int | float) else DEFAULT_THRESHOLDS[where]
+
+    def _score(self, readings: list[str]) -> float | None:
         text = readings[0]
-        if self.model is None or len(text.strip()) < s.min_chars:
+        if self.model is None or len(text.strip()) < self.policy.learned.min_chars:
             return None
-        # The main view plus any decoded fragments (the rot13/leet views are for the patterns only).
-        doc = "\n".join([text, *readings[3:]]) if len(readings) > 3 else text
-        p = self.model.score([doc])[0]
-        threshold = s.pasted_threshold if where == "pasted" else s.threshold
-        return Detection("learned", "classifier", where, "", score=p) if p >= threshold else None
+        return self.model.score([learned_document(readings)])[0]
+
+    def _learned(self, readings: list[str], where: Where) -> Detection | None:
+        p = self._score(readings)
+        if p is None or p < self.threshold(where):
+            return None
+        return Detection("learned", "classifier", where, "", score=p)
+
+    def learned_scores(self, text: str) -> dict[Where, float]:
+        """The learned layer's highest score over the own words and over the pasted parts (0.0 where there is
+        nothing to score) — what ``tactful guards fit`` chooses thresholds on."""
+        segments = split_message(text)
+        own = "\n".join(s.text for s in segments if s.kind == "own").strip()
+        out: dict[Where, float] = {"own": 0.0, "pasted": 0.0}
+        if own:
+            out["own"] = self._score(views(own, self.rules)) or 0.0
+        for seg in segments:
+            if seg.kind == "pasted" and seg.text.strip():
+                out["pasted"] = max(out["pasted"], self._score(views(seg.text, self.rules)) or 0.0)
+        return out
 
     def detect_part(self, text: str, *, where: Where, layers: frozenset[Layer] | None = None) -> Detection | None:
         """The first layer that fires on one part of a message (cheapest first), or None."""
         readings = views(text, self.rules)
+        if self._hidden_words is not None:  # rot13 (2) and backwards (3) only when they say something telling
+            readings = [r if i not in (2, 3) or self._hidden_words.search(r) else "" for i, r in enumerate(readings)]
         use = layers or frozenset(("pattern", "indirect", "learned"))
         if "pattern" in use and (hit := self._match(self._patterns, readings, "pattern", where)):
             return hit

@@ -55,6 +55,9 @@ class NormaliseRules(Strict):
     """Share of letters and spaces a decoded fragment must have to count as hidden text (not binary noise)."""
     max_fragments: int = Field(default=8, ge=0)
     """At most this many encoded fragments are decoded per message."""
+    hidden_view_words: list[str] = []
+    """The rot13 and backwards readings are matched only when they contain one of these words (what an attack
+    hidden that way says): ordinary text read that way is noise, and matching it would double the cost."""
 
 
 def fold(text: str, rules: NormaliseRules) -> str:
@@ -120,8 +123,10 @@ def unleet(text: str, rules: NormaliseRules) -> str:
 
 
 def _readable(raw: bytes, rules: NormaliseRules) -> str | None:
+    # code points written as 4-digit groups ("0049 0020 0068…") are UTF-16: every other byte is zero
+    codec = "utf-16-be" if len(raw) % 2 == 0 and raw[::2].count(0) * 2 > len(raw) // 2 else "utf-8"
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode(codec)
     except UnicodeDecodeError:
         return None
     text = text.strip()
@@ -166,14 +171,21 @@ def rot13(text: str) -> str:
     return codecs.encode(text, "rot_13")
 
 
+FRAGMENTS_AT = 4  # views()[FRAGMENTS_AT:] are the decoded fragments
+REVERSED_MAX_CHARS = 600  # only a short message is also read backwards ("DENWP neeb evah I")
+
+
 def views(text: str, rules: NormaliseRules) -> list[str]:
-    """The readings of ``text`` a detector matches: folded; with leetspeak read as letters (when that changes
-    anything); rot13 of the folded text; and each decoded base64/hex fragment, folded. The first is the main view."""
+    """The readings of ``text`` a detector matches, in fixed places: 0 folded (the main view); 1 with leetspeak
+    read as letters; 2 rot13 of the folded text; 3 a short message read backwards ("" when longer); then each
+    decoded base64/hex fragment, folded. A view equal to an earlier one adds nothing to match."""
     folded = fold(text, rules)
-    out = [folded]
-    leet = unleet(folded, rules)
-    if leet != folded:
-        out.append(leet)
-    out.append(rot13(folded))
-    out.extend(fold(f, rules) for f in decoded_fragments(text[: rules.max_chars], rules))
-    return out
+    backwards = folded[::-1] if len(folded) <= REVERSED_MAX_CHARS else ""
+    return [folded, unleet(folded, rules), rot13(folded), backwards,
+            *(fold(f, rules) for f in decoded_fragments(text[: rules.max_chars], rules))]
+
+
+def learned_document(readings: list[str]) -> str:
+    """What the learned layer reads: the main view plus the decoded fragments (the leet, rot13 and backwards
+    readings are for the patterns only)."""
+    return "\n".join([readings[0], *readings[FRAGMENTS_AT:]])

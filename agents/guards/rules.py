@@ -64,7 +64,9 @@ class Guards:
         labels = [*(i.name for i in b.taxonomy.intents), *(i.queue for i in b.taxonomy.intents),
                   *b.policy.triggers, *(r.id for r in b.policy.rules), *(r.reason for r in b.policy.rules),
                   *self.detector.policy.patterns, *self.detector.policy.indirect]
-        return LeakCheck.build(self.leak_texts, labels, allowed=self.leak_allowed)
+        # the policy's own words count as system text too: a draft must not read out how intents are defined
+        policy_texts = [i.description for i in b.taxonomy.intents]
+        return LeakCheck.build([*self.leak_texts, *policy_texts], labels, allowed=self.leak_allowed)
 
     @cached_property
     def _re(self) -> dict[str, AnyOf[int]]:

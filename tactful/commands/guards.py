@@ -21,10 +21,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tactful.agents.guards.corpus import Part, Row, rows
-from tactful.agents.guards.injection import InjectionDetector, load_detector
+from tactful.agents.guards.corpus import Part, Row, rows, tuning_fold
+from tactful.agents.guards.injection import InjectionDetector, Where, load_detector
 from tactful.agents.guards.learned import InjectionModel
-from tactful.agents.guards.normalize import views
+from tactful.agents.guards.normalize import learned_document, views
 from tactful.errors import InputError
 from tactful.resources import POLICY_DIR, source_checkout
 
@@ -49,6 +49,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     fit.add_argument("--out", type=Path, default=None, help=f"model file to write (default {default_model_path()})")
     fit.add_argument("--include-heldout", action="store_true", help="train on the held-out part too")
     fit.add_argument("--c", type=float, default=4.0, help="logistic regression C (default 4.0)")
+    fit.add_argument("--min-threshold", type=float, default=0.85,
+                     help="floor of a chosen threshold: a fold of a few dozen clean e-mails cannot resolve a "
+                          "false-positive rate below a few per cent (default 0.85)")
+    fit.add_argument("--max-fp-hard", type=float, default=0.02,
+                     help="false-positive rate allowed on the tuning fold's hard negatives (default 0.02)")
+    fit.add_argument("--max-fp-support", type=float, default=0.0,
+                     help="false-positive rate allowed on the tuning fold's support messages (default 0: none)")
+    fit.add_argument("--max-fp-pasted", type=float, default=0.01,
+                     help="false-positive rate allowed on the tuning fold's clean pasted e-mails (default 0.01)")
     fit.set_defaults(func=run_fit)
 
     ho = commands.add_parser("heldout", help="write the held-out development rows as JSONL (for eval)")
@@ -79,8 +88,41 @@ def _usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], in
 
 def training_document(detector: InjectionDetector, text: str) -> str:
     """What the learned layer reads for ``text``: the folded view and any decoded fragments."""
-    readings = views(text, detector.rules)
-    return "\n".join([readings[0], *readings[3:]]) if len(readings) > 3 else readings[0]
+    return learned_document(views(text, detector.rules))
+
+
+_GRID = [round(0.5 + 0.005 * i, 3) for i in range(100)]
+
+
+def _lowest(scores: Sequence[float], limit: float) -> float:
+    """The lowest threshold of the grid at which at most ``limit`` of ``scores`` reach it."""
+    for t in _GRID:
+        if not scores or sum(s >= t for s in scores) <= limit * len(scores):
+            return t
+    return _GRID[-1]
+
+
+def choose_thresholds(detector: InjectionDetector, tune: Sequence[Row], *, max_fp_hard: float,
+                      max_fp_support: float, max_fp_pasted: float, floor: float = 0.0) -> dict[str, object]:
+    """Thresholds of the learned layer, one per place, chosen on the tuning fold's benign rows (the model scoring
+    them was fitted without that fold): the lowest at which each benign kind stays within its false-positive
+    budget — hard negatives (neuralchemy benign) and support traffic for the own words, clean e-mails for pasted
+    content. Returns them with the recall they keep on the fold's attacks."""
+    scored = [(r, detector.learned_scores(r.text)) for r in tune]
+    benign = [(r, s) for r, s in scored if r.label == 0]
+    hard = [s["own"] for r, s in benign if r.source == "neuralchemy"]
+    support = [s["own"] for r, s in benign if r.source in ("banking77", "clinc150", "taxonomy")]
+    pasted = [s["pasted"] for r, s in benign if r.source == "bipia"]
+    own_t = max(_lowest(hard, max_fp_hard), _lowest(support, max_fp_support), floor)
+    pasted_t = max(_lowest(pasted, max_fp_pasted), floor)
+    chosen: dict[Where, float] = {"own": own_t, "pasted": pasted_t}
+    attacks = [s for r, s in scored if r.label == 1]
+    caught = sum(s["own"] >= own_t or s["pasted"] >= pasted_t for s in attacks)
+    return {"thresholds": chosen, "tuning": {
+        "rows": len(tune), "attacks": len(attacks), "learned_recall": _rate(caught, len(attacks)),
+        "fp_hard": _rate(sum(x >= own_t for x in hard), len(hard)),
+        "fp_support": _rate(sum(x >= own_t for x in support), len(support)),
+        "fp_pasted": _rate(sum(x >= pasted_t for x in pasted), len(pasted))}}
 
 
 def run_fit(args: argparse.Namespace) -> int:
@@ -90,15 +132,27 @@ def run_fit(args: argparse.Namespace) -> int:
     detector = load_detector(POLICY_DIR)
     started = time.perf_counter()
     docs = [training_document(detector, r.text) for r in train]
+    labels = [r.label for r in train]
+    weights = [r.weight for r in train]
+    # 1. thresholds: fit without the tuning fold, choose on it
+    fold = [tuning_fold(r) for r in train]
+    keep = [i for i, f in enumerate(fold) if not f]
+    detector.model = InjectionModel.fit([docs[i] for i in keep], [labels[i] for i in keep], c=args.c,
+                                        weights=[weights[i] for i in keep])
+    tuned = choose_thresholds(detector, [r for r, f in zip(train, fold, strict=True) if f],
+                              max_fp_hard=args.max_fp_hard, max_fp_support=args.max_fp_support,
+                              max_fp_pasted=args.max_fp_pasted, floor=args.min_threshold)
+    # 2. the shipped model: the whole part, with the thresholds chosen above
     counts: dict[str, int] = defaultdict(int)
     for r in train:
         counts[f"{r.source}:{'attack' if r.label else 'benign'}"] += 1
-    model = InjectionModel.fit(docs, [r.label for r in train], c=args.c, weights=[r.weight for r in train],
-                               info={"part": part, "rows": dict(sorted(counts.items())), "c": args.c})
+    model = InjectionModel.fit(docs, labels, c=args.c, weights=weights,
+                               info={"part": part, "rows": dict(sorted(counts.items())), "c": args.c, **tuned})
     out = args.out or default_model_path()
     model.save(out)
     print(json.dumps({"model": str(out), "bytes": out.stat().st_size, "part": part, "rows": len(train),
-                      "by_source": dict(sorted(counts.items())), "seconds": round(time.perf_counter() - started, 1)}))
+                      "by_source": dict(sorted(counts.items())), **tuned,
+                      "seconds": round(time.perf_counter() - started, 1)}))
     return 0
 
 
