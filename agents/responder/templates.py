@@ -191,7 +191,7 @@ def reply_parts(templates: ReplyTemplates, request: ReplyRequest) -> ReplyParts:
         if request.action == "respond" and answer:
             parts = ReplyParts(head=head, body=(answer.brief if tone == "brief" else answer.standard,))
         elif request.action == "assist":
-            already = bool(answer) and _already_sent(answer.standard, request)
+            already = answer is not None and _already_sent(answer.standard, request)
             body = (answer.standard,) if answer and tone != "brief" and not already else ()
             parts = ReplyParts(head=head, body=body, options=_option_lines(templates, request))
         else:
