@@ -15,9 +15,11 @@ from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import sparse
 
 _WHITE_SPACES = re.compile(r"\s\s+")
 Analyzer = Callable[[str], list[str]]
+COLUMN_CACHE_MAX = 200_000  # n-grams whose hashed column is remembered per channel (~20 MB at most)
 
 
 def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
@@ -119,3 +121,33 @@ def hashed_columns(keys: Sequence[str], n_features: int) -> NDArray[np.int64]:
     columns = np.abs(h) % n_features
     columns[h == -(2**31)] = (2**31 - 1 - (n_features - 1)) % n_features
     return columns
+
+
+class HashedCounts:
+    """Hashed n-gram counts of one channel, as sklearn's ``HashingVectorizer(alternate_sign=False, norm=None,
+    dtype=float32)`` gives them (same n-grams, same MurmurHash3 columns), without importing sklearn."""
+
+    def __init__(self, analyze: Analyzer, n_features: int) -> None:
+        self.analyze = analyze
+        self.n_features = n_features
+        self._columns: dict[str, int] = {}  # n-gram -> column: n-grams recur across messages, hashing is numpy work
+
+    def _lookup(self, grams: list[str]) -> list[int]:
+        known = self._columns
+        missing = list({g for g in grams if g not in known})
+        if not missing:
+            return [known[g] for g in grams]
+        new = dict(zip(missing, hashed_columns(missing, self.n_features).tolist(), strict=True))
+        if len(known) < COLUMN_CACHE_MAX:
+            known.update(new)
+        return [known[g] if g in known else new[g] for g in grams]
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        grams = [self.analyze(t) for t in texts]
+        indptr = np.cumsum([0, *map(len, grams)])
+        columns = np.asarray(self._lookup([g for row in grams for g in row]), dtype=np.int32)
+        x = sparse.csr_matrix(
+            (np.ones(len(columns), dtype=np.float32), columns, indptr), shape=(len(texts), self.n_features)
+        )
+        x.sum_duplicates()
+        return x

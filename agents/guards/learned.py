@@ -17,48 +17,18 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
-from tactful.agents.ngrams import Analyzer, analyzer, hashed_columns
+from tactful.agents.ngrams import HashedCounts, analyzer
 from tactful.errors import ConfigError
 
 FORMAT = "tactful-injection-lr/1"
 CHAR_FEATURES = 2**18
 WORD_FEATURES = 2**17
-COLUMN_CACHE_MAX = 200_000  # n-grams whose hashed column is remembered per channel (~20 MB at most)
 
 
-class _Hashed:
-    """Hashed n-gram counts of one channel, as sklearn's ``HashingVectorizer(alternate_sign=False, norm=None)``
-    gives them (same n-grams, same MurmurHash3 columns; :mod:`tactful.agents.ngrams`), without importing sklearn."""
-
-    def __init__(self, analyze: Analyzer, n_features: int) -> None:
-        self.analyze = analyze
-        self.n_features = n_features
-        self._columns: dict[str, int] = {}  # n-gram -> column: n-grams recur across messages, hashing is numpy work
-
-    def _lookup(self, grams: list[str]) -> list[int]:
-        known = self._columns
-        missing = list({g for g in grams if g not in known})
-        if not missing:
-            return [known[g] for g in grams]
-        new = dict(zip(missing, hashed_columns(missing, self.n_features).tolist(), strict=True))
-        if len(known) < COLUMN_CACHE_MAX:
-            known.update(new)
-        return [known[g] if g in known else new[g] for g in grams]
-
-    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        grams = [self.analyze(t) for t in texts]
-        indptr = np.cumsum([0, *map(len, grams)])
-        columns = np.asarray(self._lookup([g for row in grams for g in row]), dtype=np.int32)
-        x = sparse.csr_matrix((np.ones(len(columns), dtype=np.float32), columns, indptr),
-                              shape=(len(texts), self.n_features))
-        x.sum_duplicates()
-        return x
-
-
-def _vectorizers(char_ngrams: tuple[int, int], word_ngrams: tuple[int, int]) -> tuple[_Hashed, ...]:
+def _vectorizers(char_ngrams: tuple[int, int], word_ngrams: tuple[int, int]) -> tuple[HashedCounts, ...]:
     return (
-        _Hashed(analyzer("char_wb", char_ngrams), CHAR_FEATURES),
-        _Hashed(analyzer("word", word_ngrams, r"(?u)\b\w+\b"), WORD_FEATURES),
+        HashedCounts(analyzer("char_wb", char_ngrams), CHAR_FEATURES),
+        HashedCounts(analyzer("word", word_ngrams, r"(?u)\b\w+\b"), WORD_FEATURES),
     )
 
 
@@ -84,22 +54,36 @@ class InjectionModel:
         return x
 
     @cached_property
-    def _vectorizers(self) -> tuple[_Hashed, ...]:
+    def _vectorizers(self) -> tuple[HashedCounts, ...]:
         return _vectorizers(self.char_ngrams, self.word_ngrams)
 
     def score(self, texts: Sequence[str]) -> list[float]:
         if not texts:
             return []
         x = self._features(texts)
-        z = np.asarray([float(self.coef[x.indices[a:b]] @ x.data[a:b]) for a, b in zip(x.indptr[:-1], x.indptr[1:],
-                                                                                       strict=True)]) + self.intercept
+        z = (
+            np.asarray(
+                [
+                    float(self.coef[x.indices[a:b]] @ x.data[a:b])
+                    for a, b in zip(x.indptr[:-1], x.indptr[1:], strict=True)
+                ]
+            )
+            + self.intercept
+        )
         return [float(p) for p in 1.0 / (1.0 + np.exp(-np.asarray(z).ravel()))]
 
     # ------------------------------------------------------------------ fit / save / load
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[int], *, c: float = 4.0, weights: Sequence[float] | None = None,
-            info: dict[str, object] | None = None) -> InjectionModel:
+    def fit(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[int],
+        *,
+        c: float = 4.0,
+        weights: Sequence[float] | None = None,
+        info: dict[str, object] | None = None,
+    ) -> InjectionModel:
         empty = np.zeros(CHAR_FEATURES + WORD_FEATURES, dtype=np.float32)
         probe = cls(idf=empty + 1, coef=empty, intercept=0.0)
         chars, words = _vectorizers(probe.char_ngrams, probe.word_ngrams)
@@ -120,12 +104,23 @@ class InjectionModel:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"format": FORMAT, "char_ngrams": list(self.char_ngrams), "word_ngrams": list(self.word_ngrams),
-                "intercept": self.intercept, "info": self.info or {}}
+        meta = {
+            "format": FORMAT,
+            "char_ngrams": list(self.char_ngrams),
+            "word_ngrams": list(self.word_ngrams),
+            "intercept": self.intercept,
+            "info": self.info or {},
+        }
         nz = np.flatnonzero(self.coef)
         with path.open("wb") as fh:
-            np.savez_compressed(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), index=nz.astype(
-                np.int32), idf=self.idf[nz], coef=self.coef[nz], size=np.array([self.coef.size], dtype=np.int64))
+            np.savez_compressed(
+                fh,
+                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                index=nz.astype(np.int32),
+                idf=self.idf[nz],
+                coef=self.coef[nz],
+                size=np.array([self.coef.size], dtype=np.int64),
+            )
 
     @classmethod
     def load(cls, path: Path) -> InjectionModel:
@@ -142,7 +137,11 @@ class InjectionModel:
             raise ConfigError(f"cannot read injection model: {exc}", path=path) from exc
         if meta.get("format") != FORMAT or size != CHAR_FEATURES + WORD_FEATURES:
             raise ConfigError(f"not an injection model of format {FORMAT}", path=path)
-        return cls(idf=idf, coef=coef, intercept=float(meta["intercept"]),
-                   char_ngrams=(int(meta["char_ngrams"][0]), int(meta["char_ngrams"][1])),
-                   word_ngrams=(int(meta["word_ngrams"][0]), int(meta["word_ngrams"][1])),
-                   info=meta.get("info") or {})
+        return cls(
+            idf=idf,
+            coef=coef,
+            intercept=float(meta["intercept"]),
+            char_ngrams=(int(meta["char_ngrams"][0]), int(meta["char_ngrams"][1])),
+            word_ngrams=(int(meta["word_ngrams"][0]), int(meta["word_ngrams"][1])),
+            info=meta.get("info") or {},
+        )

@@ -7,9 +7,9 @@ clarifying question picks the option the person chose instead of being classifie
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from langgraph.runtime import Runtime
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from tactful.agents.content import own_words
 from tactful.agents.context import TurnContext
@@ -29,12 +29,18 @@ _CARDINALS = {"1": 0, "one": 0, "2": 1, "two": 1}
 _CHOICE_FILLER = {"option", "number", "no", "the", "please", "pls", "its", "it", "s", "is", "one"}
 
 
+@cache
+def _function_words() -> frozenset[str]:
+    # sklearn's list, imported on first use (a clarifying answer): a start-up that imports sklearn costs ~1 s
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
 def _words(text: str) -> set[str]:
     """The content words of a text: function words ("that", "for", "your") match every option, so they choose none."""
-    return {
-        w for w in re.findall(r"[a-z0-9]+", text.lower())
-        if (len(w) > 2 and w not in ENGLISH_STOP_WORDS) or w.isdigit()
-    }
+    stop = _function_words()
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if (len(w) > 2 and w not in stop) or w.isdigit()}
 
 
 def pick_option(text: str, options: list[tuple[str, str]]) -> str | None:
@@ -80,9 +86,7 @@ def _placed(previous: IntentState | None, acts: DialogueActs) -> bool:
 def to_state(ctx: TurnContext, result: IntentResult, *, source: str | None = None) -> IntentState:
     spec = ctx.bundle.taxonomy.by_name.get(result.label)
     runner: IntentCandidate | None = (
-        {"label": result.runner_up, "confidence": round(result.runner_up_confidence, 4)}
-        if result.runner_up
-        else None
+        {"label": result.runner_up, "confidence": round(result.runner_up_confidence, 4)} if result.runner_up else None
     )
     return {
         "label": result.label,
@@ -132,9 +136,7 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
         result = result.model_copy(update={"label": OOS_LABEL, "out_of_scope": True})
     intent = to_state(ctx, result)
     decision = state.get("decision")
-    act = acts.classify(
-        text, has_previous=previous is not None and not previous["out_of_scope"]
-    )
+    act = acts.classify(text, has_previous=previous is not None and not previous["out_of_scope"])
     if state.get("last_action") == "clarify" and previous and decision:
         offered = [
             (label, ctx.bundle.taxonomy.by_name[label].clarify)
@@ -146,8 +148,12 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
             other = next((lab for lab, _ in offered if lab != chosen), None)
             intent = to_state(
                 ctx,
-                IntentResult(label=chosen, confidence=max(0.9, result.confidence if result.label == chosen else 0.0),
-                             runner_up=other, runner_up_confidence=0.05),
+                IntentResult(
+                    label=chosen,
+                    confidence=max(0.9, result.confidence if result.label == chosen else 0.0),
+                    runner_up=other,
+                    runner_up_confidence=0.05,
+                ),
                 source="clarified",
             )
             if act not in {"closing", "acknowledgement"}:  # "works now, thanks" answers and closes at once

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer
 
+from tactful.agents.ngrams import HashedCounts, analyzer
 from tactful.errors import ConfigError
 
 FORMAT = "tactful-dissatisfaction-lr/1"
@@ -80,14 +80,13 @@ def context_tokens(text: str, ctx: TurnContext) -> str:
     return " ".join(tokens)
 
 
-def _vectorizers() -> tuple[HashingVectorizer, HashingVectorizer, HashingVectorizer]:
-    common = {"alternate_sign": False, "norm": None, "lowercase": True, "dtype": np.float32}
+def _vectorizers() -> tuple[HashedCounts, HashedCounts, HashedCounts]:
+    """The three channels as sklearn's ``HashingVectorizer(alternate_sign=False, norm=None, lowercase=True)``
+    would hash them (the saved model was fitted with those columns), without importing scikit-learn."""
     return (
-        HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), n_features=CHAR_FEATURES, **common),
-        HashingVectorizer(analyzer="word", ngram_range=(1, 2), n_features=WORD_FEATURES,
-                          token_pattern=r"(?u)\b\w+\b|[!?]", **common),
-        HashingVectorizer(analyzer="word", ngram_range=(1, 1), n_features=CONTEXT_FEATURES,
-                          token_pattern=r"\S+", **common),
+        HashedCounts(analyzer("char_wb", (2, 5)), CHAR_FEATURES),
+        HashedCounts(analyzer("word", (1, 2), r"(?u)\b\w+\b|[!?]"), WORD_FEATURES),
+        HashedCounts(analyzer("word", (1, 1), r"\S+"), CONTEXT_FEATURES),
     )
 
 
@@ -101,13 +100,12 @@ class DissatisfactionModel:
     info: dict[str, object] = field(default_factory=dict)
 
     @cached_property
-    def _vectorizers(self) -> tuple[HashingVectorizer, HashingVectorizer, HashingVectorizer]:
+    def _vectorizers(self) -> tuple[HashedCounts, HashedCounts, HashedCounts]:
         return _vectorizers()
 
     def features(self, texts: Sequence[str], contexts: Sequence[str]) -> sparse.csr_matrix:
         chars, words, context = self._vectorizers
-        x = sparse.hstack([chars.transform(texts), words.transform(texts), context.transform(contexts)],
-                          format="csr")
+        x = sparse.hstack([chars.transform(texts), words.transform(texts), context.transform(contexts)], format="csr")
         x.data = np.log1p(x.data) * self.idf[x.indices]  # sublinear tf x idf
         row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
         norms = np.sqrt(np.bincount(row, weights=x.data.astype(np.float64) ** 2, minlength=x.shape[0]))
@@ -123,14 +121,23 @@ class DissatisfactionModel:
     # ------------------------------------------------------------------ fit / save / load
 
     @classmethod
-    def fit(cls, texts: Sequence[str], contexts: Sequence[str], labels: Sequence[int], *, c: float = 1.0,
-            weights: Iterable[float] | None = None, info: dict[str, object] | None = None) -> DissatisfactionModel:
+    def fit(
+        cls,
+        texts: Sequence[str],
+        contexts: Sequence[str],
+        labels: Sequence[int],
+        *,
+        c: float = 1.0,
+        weights: Iterable[float] | None = None,
+        info: dict[str, object] | None = None,
+    ) -> DissatisfactionModel:
         from sklearn.linear_model import LogisticRegression
 
         probe = cls(idf=np.ones(SIZE, dtype=np.float32), coef=np.zeros(SIZE, dtype=np.float32), intercept=0.0)
         chars, words, context = probe._vectorizers
-        counts = sparse.hstack([chars.transform(texts), words.transform(texts), context.transform(contexts)],
-                               format="csr")
+        counts = sparse.hstack(
+            [chars.transform(texts), words.transform(texts), context.transform(contexts)], format="csr"
+        )
         df = np.bincount(counts.indices, minlength=SIZE).astype(np.float64)
         n = counts.shape[0]
         idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
@@ -148,9 +155,14 @@ class DissatisfactionModel:
         meta = {"format": FORMAT, "intercept": self.intercept, "info": self.info}
         nz = np.flatnonzero(self.coef)
         with path.open("wb") as fh:
-            np.savez_compressed(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                                index=nz.astype(np.int32), idf=self.idf[nz], coef=self.coef[nz],
-                                size=np.array([SIZE], dtype=np.int64))
+            np.savez_compressed(
+                fh,
+                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                index=nz.astype(np.int32),
+                idf=self.idf[nz],
+                coef=self.coef[nz],
+                size=np.array([SIZE], dtype=np.int64),
+            )
 
     @classmethod
     def load(cls, path: Path) -> DissatisfactionModel:
