@@ -16,16 +16,14 @@ at the top level) get no requirement and are always searched.
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
-try:  # Python ≥ 3.11
-    from re import _constants as _c  # type: ignore[attr-defined]
-    from re import _parser as _p  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _p  # type: ignore[no-redef]
+# The standard library's own regular-expression parser (``re._parser``, ``re._constants`` since Python 3.11).
+_p: Any = importlib.import_module("re._parser")
+_c: Any = importlib.import_module("re._constants")
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,7 @@ def need(pattern: re.Pattern[str]) -> Need | None:
         return None
     try:
         tree = _p.parse(pattern.pattern, pattern.flags)
-    except Exception:  # noqa: BLE001 - an unreadable tree only means no prefilter
+    except Exception:  # an unreadable tree only means no prefilter
         return None
     folded = bool(tree.state.flags & re.IGNORECASE)
     options = [r for r in _requirements(tree) if not folded or all(a.isascii() for a in r)]
