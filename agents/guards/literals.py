@@ -26,6 +26,13 @@ _p: Any = importlib.import_module("re._parser")
 _c: Any = importlib.import_module("re._constants")
 
 
+PREFILTER_MIN_CHARS = 24
+"""Texts at least this long test a pattern's literal before searching it; on shorter ones a search is as cheap as
+the test (measured, the injection detector's 128 patterns on two readings: 2 characters 10 µs searching against
+62 µs testing first, 17–20 characters about even, 52 characters 0.91 ms against 0.22 ms, 91: 1.67 against
+0.29)."""
+
+
 @dataclass(frozen=True)
 class Need:
     """Any one of ``alternatives`` must occur in a text the pattern matches (lower-cased when ``folded``)."""
@@ -39,7 +46,10 @@ class Need:
             if not text.isascii():
                 return True
             text = text.lower() if lowered is None else lowered
-        return any(a in text for a in self.alternatives)
+        for a in self.alternatives:  # noqa: SIM110 - a loop, not any(): this runs a hundred times a message
+            if a in text:
+                return True
+        return False
 
 
 def _leading_run(items: Any) -> str:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
-from tactful.agents.guards.literals import Need, need
+from tactful.agents.guards.literals import PREFILTER_MIN_CHARS, Need, need
 
 T = TypeVar("T")
 
@@ -68,6 +68,11 @@ class AnyOf(Generic[T]):
     def first(self, text: str) -> tuple[T, re.Match[str]] | None:
         """The first item (in order) whose pattern matches ``text``, with its match; None when none does."""
         if self._any is not None and self._any.search(text) is None:
+            return None
+        if len(text) < PREFILTER_MIN_CHARS:
+            for tag, pattern in self.items:
+                if m := pattern.search(text):
+                    return tag, m
             return None
         lowered = text.lower() if text.isascii() else text
         for (tag, pattern), needed in zip(self.items, self._needs, strict=True):
