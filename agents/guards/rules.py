@@ -246,9 +246,11 @@ class Guards:
 
 
 SCAN_TAIL_CHARS = 400
-PASSED_MEMO = 256
 """How much of the draft already released each stream check reads again with a new piece: enough for a pattern,
 a quoted prompt run or a system-text shingle (8 words) that spans the boundary between two pieces."""
+PASSED_MEMO = 256
+"""Drafts that passed a stream check whole, remembered for the output guard node (:meth:`Guards.passed`): far more
+than the turns one worker has in flight."""
 
 
 class OutputScan:
