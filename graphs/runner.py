@@ -138,15 +138,18 @@ class SupportRunner:
         events: Sequence[Event] = (),
         context: AccountContext | None = None,
         message_id: str | None = None,
+        events_too: bool = True,
     ) -> AsyncIterator[StreamEvent | TurnResult]:
         """Run a turn, yielding tokens and guard/handoff events as they happen, then the :class:`TurnResult`
-        itself (no state read before the turn, no JSON round trip after it)."""
+        itself (no state read before the turn, no JSON round trip after it). With ``events_too=False`` only the
+        result: the graph runs without its ``custom`` stream, so the nodes' stream writes cost nothing."""
         ctx = self.context_for(tenant)
         config = self._config(tenant, conversation_id)
         payload = self._input(ctx, conversation_id, text, events, context, message_id)
         values: SupportState | None = None
+        modes: list[Literal["custom", "values"]] = ["custom", "values"] if events_too else ["values"]
         async for mode, chunk in self.graph.astream(
-            payload, config, context=ctx, stream_mode=["custom", "values"], durability=ctx.settings.durability
+            payload, config, context=ctx, stream_mode=modes, durability=ctx.settings.durability
         ):
             if mode == "custom" and isinstance(chunk, dict):
                 kind = chunk.get("type")
@@ -193,7 +196,8 @@ class SupportRunner:
     ) -> TurnResult:
         result: TurnResult | None = None
         async for item in self.run(
-            conversation_id, text, tenant=tenant, events=events, context=context, message_id=message_id
+            conversation_id, text, tenant=tenant, events=events, context=context, message_id=message_id,
+            events_too=False,  # nobody reads the tokens of a turn that only returns its result
         ):
             if isinstance(item, TurnResult):
                 result = item

@@ -227,3 +227,23 @@ def test_load_rejects_missing_corrupt_or_incompatible(model: IntentModel, tmp_pa
     (good / ARRAYS_FILE).unlink()
     with pytest.raises(InputError, match="incomplete"):
         IntentModel.load(good)
+
+
+def test_one_message_is_scored_without_sparse_products_to_the_same_numbers() -> None:
+    """The single-message path (the intent node's) gives the sparse path's scores bit for bit."""
+    import numpy as np
+
+    from tactful.agents.intent.model import _Rows
+    from tactful.graphs.context import build_context
+    from tactful.settings import Settings
+
+    core = build_context(Settings(engine="offline"), cache=False).offline.intent_model._core
+    texts = ["", "hi", "I forgot my password", "where is my order", "can you send your soc 2 report",
+             "my 2fa code isn't working and I'm locked out of the admin console again", "ça ne marche pas",
+             "refund refund refund!!!", "x" * 300, "qqqq zzzz"]
+    for text in texts:
+        sparse_path = core.scores_of(_Rows(core.featurizer.transform([text]), None))
+        one = core.scores([text])
+        for name in sparse_path._fields:
+            a, b = getattr(sparse_path, name), getattr(one, name)
+            assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), (text, name)

@@ -47,3 +47,27 @@ def test_system_text_quoted_piece_by_piece_trips_on_the_sum(guards: Guards) -> N
     scan = guards.output_scan(turn=1)
     verdicts = [scan.add(" ".join(words[i : i + 6]) + " ") for i in range(0, 60, 6)]
     assert any(v["tripped"] and v["reason"] == "system_text_leak" for v in verdicts)
+
+
+def test_a_short_draft_that_passed_the_stream_whole_is_not_checked_again(guards: Guards) -> None:
+    scan = guards.output_scan(turn=3)
+    pieces = ["Your parcel left the depot this morning. ", "It should arrive on Thursday."]
+    for piece in pieces:
+        assert not scan.add(piece)["tripped"]
+    draft = "".join(pieces)
+    assert not guards.output_check(draft, turn=3)["tripped"]  # what the node would have found
+    assert guards.passed(draft)
+    assert not guards.passed(draft)  # consumed: a second node run checks again
+    assert not guards.passed("A draft no stream check read.")
+
+
+def test_a_tripped_piece_or_a_long_draft_is_not_noted(guards: Guards) -> None:
+    scan = guards.output_scan(turn=1)
+    assert not scan.add("Thanks for your patience. We will ")["tripped"]
+    assert scan.add("issue a full refund today.")["tripped"]
+    assert not guards.passed("Thanks for your patience. We will issue a full refund today.")
+    long = guards.output_scan(turn=1)
+    sentence = "Your parcel left the depot this morning and should arrive on Thursday. "
+    for _ in range(8):
+        long.add(sentence)
+    assert len(long.text) > SCAN_TAIL_CHARS and not guards.passed(long.text)  # its last window was a tail only

@@ -26,12 +26,16 @@ def test_same_answer_as_the_loop_including_which_pattern_wins() -> None:
             ]
         )
     )
-    any_of = AnyOf(items)
-    assert any_of._any is not None
-    texts = ["We WILL refund you", "no\nTone: calm", "a refund maybe", "call 555-1234", "nothing here", "tone: x"]
-    for text in texts:
-        hit = any_of.first(text)
-        assert (None if hit is None else (hit[0], hit[1].group(0))) == _loop(items, text)
+    assert AnyOf(items)._any is None  # every pattern has a literal requirement: the substring tests replace it
+    with_search = [*items, (4, re.compile(r"\d+\w"))]  # no literal requirement: the joined search stays
+    assert AnyOf(with_search)._any is not None
+    texts = ["We WILL refund you", "no\nTone: calm", "a refund maybe", "call 555-1234", "nothing here", "tone: x",
+             "12x", "1a"]
+    for case in (items, with_search):
+        any_of = AnyOf(case)
+        for text in texts:
+            hit = any_of.first(text)
+            assert (None if hit is None else (hit[0], hit[1].group(0))) == _loop(case, text)
 
 
 def test_back_references_are_not_joined() -> None:

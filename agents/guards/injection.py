@@ -18,6 +18,7 @@ from pydantic import Field
 
 from tactful.agents.content import split_message
 from tactful.agents.guards.learned import InjectionModel
+from tactful.agents.guards.literals import PREFILTER_MIN_CHARS, Need, need
 from tactful.agents.guards.normalize import NormaliseRules, learned_document, views
 from tactful.config import Regexes, Strict, load_yaml_model
 from tactful.resources import POLICY_DIR
@@ -81,6 +82,9 @@ class InjectionDetector:
         self._patterns = _compile({**policy.patterns, **({"tenant": extra_patterns} if extra_patterns else {})},
                                   table)
         self._indirect = _compile(policy.indirect, table)
+        # each pattern's required literal (agents/guards/literals.py): a reading without it is not searched
+        # (keyed by id: a compiled pattern's hash reads its whole program every time)
+        self._needs: dict[int, Need | None] = {id(p): need(p) for _, p in [*self._patterns, *self._indirect]}
         words = policy.normalise.hidden_view_words
         self._hidden_words = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")", re.IGNORECASE) \
             if words else None
@@ -101,8 +105,13 @@ class InjectionDetector:
 
     def _match(self, patterns: list[tuple[str, re.Pattern[str]]], readings: list[str], layer: Layer,
                where: Where) -> Detection | None:
+        needs = self._needs
         for reading in dict.fromkeys(r for r in readings if r):
+            prefilter = len(reading) >= PREFILTER_MIN_CHARS
+            lowered = reading.lower() if prefilter and reading.isascii() else reading
             for category, pattern in patterns:
+                if prefilter and (needed := needs.get(id(pattern))) and not needed.may_match(reading, lowered):
+                    continue  # the pattern cannot match without its literal: same answer as searching it
                 m = pattern.search(reading)
                 if m:
                     return Detection(layer, category, where, m.group(0).strip())

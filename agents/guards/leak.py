@@ -68,7 +68,7 @@ class LeakCheck:
         """What in ``draft`` gives the prompts or labels away (for the verdict's detail), or None."""
         if hit := self._headings.first(draft):
             return f"prompt heading: {hit[1].group(0).strip()}"
-        if self.labels is not None and (m := self.labels.search(draft)):
+        if self.labels is not None and "_" in draft and (m := self.labels.search(draft)):  # every label has one
             return f"internal label: {m.group(0)}"
         w = _words(draft)
         for i in range(len(w) - RUN_WORDS + 1):

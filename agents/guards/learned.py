@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
-from tactful.agents.ngrams import HashedCounts, analyzer
+from tactful.agents.ngrams import HashedCounts, analyzer, tf_idf_row
 from tactful.errors import ConfigError
 
 FORMAT = "tactful-injection-lr/1"
@@ -60,6 +60,11 @@ class InjectionModel:
     def score(self, texts: Sequence[str]) -> list[float]:
         if not texts:
             return []
+        if len(texts) == 1:  # one message (the input guard): no sparse matrix, the same numbers
+            chars, words = self._vectorizers
+            idx, data = tf_idf_row([(chars, texts[0]), (words, texts[0])], self.idf)
+            z1 = float(self.coef[idx] @ data) + self.intercept
+            return [float(p) for p in 1.0 / (1.0 + np.exp(-np.asarray([z1])))]
         x = self._features(texts)
         z = (
             np.asarray(

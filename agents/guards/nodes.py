@@ -7,6 +7,7 @@ from langgraph.runtime import Runtime
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.offload import off_loop_if_long
 from tactful.agents.engine.seam import IntentRequest
+from tactful.agents.guards.rules import verdict
 from tactful.agents.intent.node import to_state
 from tactful.agents.state import DecisionState, Factor, GuardVerdict, IntentState, SupportState
 
@@ -128,7 +129,10 @@ async def output_guard_node(state: SupportState, runtime: Runtime[TurnContext]) 
     draft = state.get("draft", "")
     if state.get("halted"):  # the stream guard already stopped this draft
         return {}
-    v = await off_loop_if_long(len(draft), ctx.guards.output_check, draft, turn=turn)
+    if ctx.guards.passed(draft):  # the stream's last check read this whole draft: same checks, same verdict
+        v = verdict("output", "output", turn=turn)
+    else:
+        v = await off_loop_if_long(len(draft), ctx.guards.output_check, draft, turn=turn)
     if v["tripped"]:
         return {"guards": [v], "guard_log": [v], "halted": True, "decision": _guard_decision(v, "escalate"),
                 "draft": ""}

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from tactful.agents.guards.literals import need
+
 # 13-19 digits, each group separated by up to three spaces, dots or dashes ("4242  4242", "5105.1051", "4242-4242").
 _CARD = re.compile(r"(?<![\d])(?:\d[ \t\u00a0.\-]{0,3}){12,18}\d(?!\d)")
 # Two letters, two check digits, then 11-30 letters or digits, optionally in groups separated by one space.
@@ -24,6 +26,8 @@ _SECRET = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}|\bAKIA[0-9A-Z]{16}\b|\
 _KEYVAL = re.compile(r"(?i)\b(api[_ -]?key|secret|token|bearer)(\s*[:=]?\s*)([A-Za-z0-9_\-\.]{12,})")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+_DIGIT = re.compile(r"\d")  # IBANs, cards and SSNs all need one: a text without a digit skips their searches
+_PASSWORD_NEED, _KEYVAL_NEED = need(_PASSWORD), need(_KEYVAL)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -84,18 +88,22 @@ def find_sensitive(
     phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS,
 ) -> list[Finding]:
     """Spans of sensitive data in ``text``, in order, without overlaps (of two that overlap, the first wins)."""
-    found: list[Finding] = [Finding("iban", start, end) for start, end in _ibans(text)]
-    for m in _CARD.finditer(text):
+    digits_in = _DIGIT.search(text) is not None
+    lowered = text.lower() if text.isascii() else text
+    found: list[Finding] = [Finding("iban", start, end) for start, end in _ibans(text)] if digits_in else []
+    for m in _CARD.finditer(text) if digits_in else ():
         digits = re.sub(r"\D", "", m.group())
         if 13 <= len(digits) <= 19 and luhn_ok(digits):
             found.append(Finding("card", m.start(), m.end()))
-    for m in _PASSWORD.finditer(text):
-        found.append(Finding("password", m.start(3), m.end(3)))
+    if _PASSWORD_NEED is None or _PASSWORD_NEED.may_match(text, lowered):
+        for m in _PASSWORD.finditer(text):
+            found.append(Finding("password", m.start(3), m.end(3)))
     for m in _SECRET.finditer(text):
         found.append(Finding("secret", m.start(), m.end()))
-    for m in _KEYVAL.finditer(text):
-        found.append(Finding("secret", m.start(3), m.end(3)))
-    for m in _SSN.finditer(text):
+    if _KEYVAL_NEED is None or _KEYVAL_NEED.may_match(text, lowered):
+        for m in _KEYVAL.finditer(text):
+            found.append(Finding("secret", m.start(3), m.end(3)))
+    for m in _SSN.finditer(text) if digits_in else ():
         found.append(Finding("ssn", m.start(), m.end()))
     if emails:
         for m in _EMAIL.finditer(text):

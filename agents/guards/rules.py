@@ -7,7 +7,7 @@ history (repeated failure, restatements, trend × value); output guards look at 
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -214,6 +214,24 @@ class Guards:
             return verdict("output", stage, reason="pii_leak", effect="handoff", detail=kinds, turn=turn)
         return verdict("output", stage, turn=turn)
 
+    @cached_property
+    def _passed_whole(self) -> OrderedDict[str, None]:
+        return OrderedDict()
+
+    def note_passed(self, draft: str) -> None:
+        """``draft``, whole, passed a stream check (:class:`OutputScan`): the output guard node need not check it
+        again (:meth:`passed`). Kept for the few turns in flight; a process that did not see it checks again."""
+        memo = self._passed_whole
+        memo[draft] = None
+        while len(memo) > PASSED_MEMO:
+            memo.popitem(last=False)
+
+    def passed(self, draft: str) -> bool:
+        """Whether ``draft`` passed a stream check whole (and forget it): then :meth:`output_check` passes it too
+        — the same checks on the same text, and the stream's shingle overlap counted what earlier pieces added,
+        never less than the whole draft's own."""
+        return self._passed_whole.pop(draft, False) is None
+
     def output_scan(self, *, turn: int, stage: str = "stream") -> OutputScan:
         """An incremental output check of a draft that is released piece by piece."""
         return OutputScan(self, turn=turn, stage=stage)
@@ -230,6 +248,9 @@ class Guards:
 SCAN_TAIL_CHARS = 400
 """How much of the draft already released each stream check reads again with a new piece: enough for a pattern,
 a quoted prompt run or a system-text shingle (8 words) that spans the boundary between two pieces."""
+PASSED_MEMO = 256
+"""Drafts that passed a stream check whole, remembered for the output guard node (:meth:`Guards.passed`): far more
+than the turns one worker has in flight."""
 
 
 class OutputScan:
@@ -244,10 +265,13 @@ class OutputScan:
 
     def add(self, piece: str) -> GuardVerdict:
         """The verdict on ``piece`` following what passed; a piece that passes becomes part of the draft."""
+        whole = len(self.text) <= SCAN_TAIL_CHARS  # the window is the whole draft so far
         window = self.text[-SCAN_TAIL_CHARS:] + piece
         v = self.guards.output_check(window, turn=self.turn, stage=self.stage, seen=self._seen)
         if not v["tripped"]:
             self.text += piece
+            if whole:
+                self.guards.note_passed(self.text)
         return v
 
 

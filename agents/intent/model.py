@@ -395,6 +395,22 @@ class _Featurizer:
         )
         return self._weight(counts_m)
 
+    def row(self, text: str) -> tuple[NDArray[np.int32], F32Array]:
+        """``transform([text])``'s indices and data (same order, same arithmetic) without a sparse matrix."""
+        indices: list[int] = []
+        values: list[int] = []
+        for analyze, vocab, offset in self._lookup:
+            counts = Counter(j for tok in analyze(text) if (j := vocab.get(tok)) is not None)
+            indices.extend(j + offset for j in counts)
+            values.extend(counts.values())
+        idx = np.asarray(indices, dtype=np.int32)
+        raw = np.asarray(values, dtype=np.float32)
+        data = (1.0 + np.log(raw.astype(np.float64))) * self._idf[idx]
+        key = self._channel_of[idx]  # the row is 0: the key is the channel
+        norms = np.sqrt(np.bincount(key, weights=data * data, minlength=len(self.channels)))
+        data = data / np.where(norms[key] > 0, norms[key], 1.0) * self._scale
+        return idx, data.astype(np.float32)
+
     def _weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Sublinear tf × idf; L2-normalise each channel's part of each row, then scale it by 1/√channels."""
         x = sp.csr_matrix(counts, dtype=np.float32, copy=True)
@@ -511,7 +527,21 @@ class _Core:
         dense = None
         if self.encoder is not None:
             dense = _encode(self.encoder, texts, self.dim)
+        if len(texts) == 1 and dense is None:
+            return self._scores_one(texts[0])
         return self.scores_of(_Rows(self.featurizer.transform(texts), dense))
+
+    def _scores_one(self, text: str) -> _Scores:
+        """:meth:`scores_of` for one message without sparse products: scipy's kernels accumulate a row's terms
+        in the row's stored order, and so do these (``cumsum``, ``add.at``), in the same dtypes — the same numbers."""
+        idx, val = self.featurizer.row(text)
+        kind = np.result_type(val.dtype, self.weights.dtype)
+        terms = val.astype(kind)[:, None] * self.weights[idx].astype(kind)
+        summed = np.cumsum(terms, axis=0)[-1] if len(idx) else np.zeros(self.weights.shape[1], dtype=kind)
+        decision = np.asarray(summed[None, :], dtype=np.float64) + self.bias
+        zero = np.zeros(1)
+        return _Scores(decision, _nearest_one(idx, val, self.train_t), _nearest_one(idx, val, self.oos_t), zero,
+                       zero.copy())
 
     def scores_of(self, x: _Rows) -> _Scores:
         decision = np.asarray(x.sparse @ self.weights, dtype=np.float64) + self.bias
@@ -540,6 +570,25 @@ def _dense_nearest(x: F32Array, reference: F32Array) -> FloatArray:
     for start in range(0, x.shape[0], _NN_CHUNK):
         block = x[start : start + _NN_CHUNK]
         out[start : start + len(block)] = np.maximum((block @ reference.T).max(axis=1), 0.0)
+    return out
+
+
+def _nearest_one(idx: NDArray[np.int32], val: F32Array, reference_t: sp.csr_matrix) -> FloatArray:
+    """:func:`_nearest` of one row given as its indices and data: ``row @ reference_t`` accumulated per column in
+    the row's order (as scipy's product), then the highest, at least 0."""
+    out = np.zeros(1, dtype=np.float64)
+    if reference_t.shape[1] == 0 or len(idx) == 0:
+        return out
+    starts = reference_t.indptr[idx]
+    lengths = reference_t.indptr[idx + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return out
+    pos = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    kind = np.result_type(val.dtype, reference_t.dtype)
+    sums = np.zeros(reference_t.shape[1], dtype=kind)
+    np.add.at(sums, reference_t.indices[pos], np.repeat(val.astype(kind), lengths) * reference_t.data[pos].astype(kind))
+    out[0] = max(float(sums.max()), 0.0)
     return out
 
 

@@ -95,7 +95,17 @@ def _iso_time(value: object) -> object:
 
 
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_time)]
-ZONE_NAMES: list[JsonValue] = [*sorted(available_timezones())]
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> list[JsonValue]:
+    """The IANA zone names (the schema's enum for ``timezone``): read from the tz database when a schema is
+    built, not at import (~30 ms)."""
+    return [*sorted(available_timezones())]
+
+
+def _zone_enum(schema: dict[str, JsonValue]) -> None:
+    schema["enum"] = zone_names()
 
 
 @lru_cache(maxsize=1024)
@@ -138,7 +148,7 @@ class Profile(_Input):
     timezone: str = Field(
         default="UTC",
         description="IANA time zone of the person, for quiet hours",
-        json_schema_extra={"enum": ZONE_NAMES},
+        json_schema_extra=_zone_enum,
     )
     preferred_channel: Channel | None = None
     account_manager: AccountManager | None = None

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
-from tactful.agents.ngrams import HashedCounts, analyzer
+from tactful.agents.ngrams import HashedCounts, analyzer, tf_idf_row
 from tactful.errors import ConfigError
 
 FORMAT = "tactful-dissatisfaction-lr/1"
@@ -114,8 +114,9 @@ class DissatisfactionModel:
         return x
 
     def score(self, text: str, ctx: TurnContext) -> float:
-        x = self.features([text], [context_tokens(text, ctx)])
-        z = float(self.coef[x.indices] @ x.data) + self.intercept
+        chars, words, context = self._vectorizers
+        idx, data = tf_idf_row([(chars, text), (words, text), (context, context_tokens(text, ctx))], self.idf)
+        z = float(self.coef[idx] @ data) + self.intercept
         return float(1.0 / (1.0 + np.exp(-z)))
 
     # ------------------------------------------------------------------ fit / save / load
