@@ -40,6 +40,11 @@ class LetterRules(Strict):
     max_gap: int = Field(default=1, ge=0)
     signature_max_lines: int = Field(default=3, ge=0)
     signature_max_chars: int = Field(default=40, ge=1)
+    signature_not: Regexes = []
+
+    @cached_property
+    def not_signature(self) -> list[re.Pattern[str]]:
+        return [re.compile(p, re.IGNORECASE) for p in self.signature_not]
 
     @cached_property
     def compiled(self) -> list[tuple[str, int, list[re.Pattern[str]]]]:
@@ -64,9 +69,11 @@ def _paragraphs(lines: Sequence[str]) -> list[tuple[int, int]]:
 
 
 def _is_signature(lines: Sequence[str], rules: LetterRules) -> bool:
-    """A short closing paragraph: a few short lines with no question in them (a name, a title, a team)."""
+    """A short closing paragraph: a few short lines that read as a name, a title or a team — not the customer
+    reacting to the letter ("I never made this payment!": ``signature_not``)."""
     return 0 < len(lines) <= rules.signature_max_lines and all(
-        len(line.strip()) <= rules.signature_max_chars and "?" not in line for line in lines)
+        len(line.strip()) <= rules.signature_max_chars and not any(p.search(line) for p in rules.not_signature)
+        for line in lines)
 
 
 def letter_lines(lines: Sequence[str], rules: LetterRules, *, is_own_question: Callable[[str], bool]) -> set[int]:

@@ -204,3 +204,9 @@ def test_a_bad_pattern_in_the_rules_file_names_its_line(tmp_path: Path) -> None:
 
 def test_the_shipped_rules_load() -> None:
     assert isinstance(load_content_rules(), ContentRules)
+
+
+def test_a_short_reaction_under_a_pasted_notice_is_the_customers_not_its_signature() -> None:
+    text = NOTICE + "\n\nI never made this payment"
+    assert own_words(text) == "I never made this payment"
+    assert pasted_parts(text)[0].endswith("The Acme Pay Team")
