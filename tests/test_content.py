@@ -210,3 +210,9 @@ def test_a_short_reaction_under_a_pasted_notice_is_the_customers_not_its_signatu
     text = NOTICE + "\n\nI never made this payment"
     assert own_words(text) == "I never made this payment"
     assert pasted_parts(text)[0].endswith("The Acme Pay Team")
+
+
+def test_a_notice_with_a_bare_greeting_and_a_mailing_footer_is_pasted_whole() -> None:
+    text = ("Hi Carla\nA payment of $75.40 was applied to your Brightline account.\n\n"
+            "You are receiving notifications for all incoming payments.\nSent with care from\nBrightline Inc.")
+    assert [s.kind for s in split_message(text)] == ["pasted"]
