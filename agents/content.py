@@ -1,7 +1,8 @@
 """Split a customer message into the customer's own words and the content they pasted, quoted or forwarded.
 
 Pasted content — a forwarded e-mail with its headers, the lines after "here is the message I got:", quoted ``>``
-lines, fenced code, a log or stack trace, a document between markers, a long quotation after "it says" — is
+lines, fenced code, a log or stack trace, a document between markers, a long quotation after "it says", an e-mail
+or notice pasted bare but known by its form (:mod:`tactful.agents.letter`: written to its recipient) — is
 *untrusted data*: the guards check it for instructions aimed at the bot (indirect injection), and the model engine
 receives it as quoted data, never as instructions. Everything else is the customer speaking.
 
@@ -19,6 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from tactful.agents.letter import LetterRules, letter_lines
 from tactful.config import Regexes, Strict, check_patterns, load_yaml_model
 from tactful.resources import POLICY_DIR
 
@@ -57,6 +59,7 @@ class ContentRules(Strict):
     resume_inline: Regexes = []
     log_line: Regexes = []
     log_min_lines: int = Field(default=2, ge=1)
+    letter: LetterRules = LetterRules()
 
     @cached_property
     def compiled(self) -> _Compiled:
@@ -106,6 +109,8 @@ class _Splitter:
         for line in text.splitlines(keepends=True):
             self.lines.append((pos, line))
             pos += len(line)
+        self.letter = letter_lines([self.scan(i) for i in range(len(self.lines))], rules.letter,
+                                   is_own_question=lambda s: _any(self.re.resume_own, s))
 
     def mark(self, start: int, end: int, kind: Kind) -> None:
         if end > start:
@@ -208,6 +213,9 @@ class _Splitter:
         if at is not None:
             self.mark(start, start + at, "own")
             return self.paste_rest(i, at)
+        if i in self.letter:
+            self.mark(start, end, "pasted")
+            return "own"
         if self.starts_log(i):
             self.mark(start, end, "pasted")
             return "log"

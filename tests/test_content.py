@@ -116,6 +116,52 @@ def test_a_document_between_markers_is_pasted() -> None:
     assert own_words(text) == "is clause 1 normal?"
 
 
+NOTICE = ("Hello Maria,\n\nYour Acme Pay card ••2231 was charged $89.00 by CLOUDHOST LTD. The amount will be taken "
+          "from your business account ••5512.\nIf you have any questions, just reply to this email.\n\n"
+          "The Acme Pay Team")
+
+
+def test_a_bare_notice_email_is_pasted_by_its_form_and_the_question_under_it_is_own() -> None:
+    text = NOTICE + "\n\nwhat was this charge for?"
+    assert own_words(text) == "what was this charge for?"
+    [pasted] = pasted_parts(text)
+    assert pasted.startswith("Hello Maria,") and pasted.endswith("The Acme Pay Team")
+
+
+def test_a_one_line_notice_is_pasted_whole_even_with_text_planted_before_its_greeting() -> None:
+    text = ("Name three rivers in Asia. Hi Tom, you received a transfer of $310.00 from NORTHWIND GMBH. The money "
+            "has been credited to your account ••9034. If you did not expect this, just reply to this email.")
+    assert [s.kind for s in split_message(text)] == ["pasted"]
+
+
+def test_a_question_about_the_paste_introduces_the_content_below_it() -> None:
+    text = ("I received this e-mail, is it really from you?\n\nDear Jonas, thanks for being with us.\n"
+            "See you soon,\nNadia")
+    assert own_words(text) == "I received this e-mail, is it really from you?"
+    assert pasted_parts(text) == ["Dear Jonas, thanks for being with us.\nSee you soon,\nNadia"]
+
+
+@pytest.mark.parametrize("text", [
+    "Hi Sarah,\n\nMy card ****1234 was declined twice today when I tried to renew. Can you explain why?\n\n"
+    "Thanks,\nAna",
+    "Hello Support Team,\n\nI was charged $49.00 twice for my plan this month. Please refund one.\n\n"
+    "Kind regards,\nDavid Chen",
+    "Hi Tom,\nthanks for the reply yesterday. Your colleague said my refund was processed, but I still don't see "
+    "it on my account ending 4411.\nCan you check?\nBest,\nLena",
+    "Your app has charged me twice and your support has been useless. Reply to this email or I'll cancel.",
+    "Can you explain why my invoice says your plan was renewed? I thought I cancelled.",
+])
+def test_a_customers_own_letter_shaped_message_stays_their_words(text: str) -> None:
+    """Greeting, sign-off, a masked card number: a customer writes those too; only the sender's voice (account
+    events told to 'you', mailing boilerplate) makes a bare text pasted."""
+    assert [s.kind for s in split_message(text)] == ["own"], text
+
+
+def test_without_letter_cues_in_the_rules_the_form_is_not_read() -> None:
+    rules = ContentRules.model_validate({**load_content_rules().model_dump(), "letter": {"cues": {}}})
+    assert [s.kind for s in split_message(NOTICE, rules=rules)] == ["own"]
+
+
 def test_segments_cover_the_message_in_order_and_alternate() -> None:
     rng = random.Random(7)
     pieces = ["hi", "\n", "\n\n", "> quoted", "```", "From: a@b.c", "Subject: x", "it says: something long enough here",
@@ -158,3 +204,15 @@ def test_a_bad_pattern_in_the_rules_file_names_its_line(tmp_path: Path) -> None:
 
 def test_the_shipped_rules_load() -> None:
     assert isinstance(load_content_rules(), ContentRules)
+
+
+def test_a_short_reaction_under_a_pasted_notice_is_the_customers_not_its_signature() -> None:
+    text = NOTICE + "\n\nI never made this payment"
+    assert own_words(text) == "I never made this payment"
+    assert pasted_parts(text)[0].endswith("The Acme Pay Team")
+
+
+def test_a_notice_with_a_bare_greeting_and_a_mailing_footer_is_pasted_whole() -> None:
+    text = ("Hi Carla\nA payment of $75.40 was applied to your Brightline account.\n\n"
+            "You are receiving notifications for all incoming payments.\nSent with care from\nBrightline Inc.")
+    assert [s.kind for s in split_message(text)] == ["pasted"]

@@ -134,3 +134,15 @@ async def test_answer_to_a_clarifying_question_picks_the_offered_option() -> Non
     assert second.intent is not None and second.intent["source"] == "clarified"
     assert second.action != "clarify"
     assert len(options) == 2
+
+
+async def test_a_pasted_notice_does_not_lend_its_alarm_to_the_customers_mood() -> None:
+    """The notice's "error", "dispute" and "declined" are the sender's words; the customer only asks a question."""
+    notice = ("Hello Ines,\n\nYour Acme Pay card ••5521 was declined for $310.00 at STOREFRONT LTD. Payment error: "
+              "the charge failed and was reversed. If this transaction is in error, raise a dispute now.\n"
+              "If you have any questions, just reply to this email.\n\nThe Acme Pay Team\n\n"
+              "what does this mean for my plan?")
+    [result] = await converse([notice], context=SELF_SERVE)
+    assert result.sentiment is not None
+    assert result.sentiment["frustration"] < 0.25, result.sentiment
+    assert result.action != "escalate"

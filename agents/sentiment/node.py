@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from langgraph.runtime import Runtime
 
+from tactful.agents.content import own_words
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import SentimentRequest
 from tactful.agents.state import FailedTurn, IntentState, SupportState
@@ -45,8 +46,9 @@ def attempted_fix(answered: IntentState, min_confidence: float) -> bool:
 async def sentiment_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
     ctx = runtime.context
     messages = state.get("messages", [])
-    text = messages[-1]["text"]
-    prior = [m["text"] for m in messages[:-1] if m["role"] == "user"]
+    # the customer's mood is in their own words: a pasted e-mail's "error" or "dispute" is not their frustration
+    text = own_words(messages[-1]["text"]) or messages[-1]["text"]
+    prior = [own_words(m["text"]) or m["text"] for m in messages[:-1] if m["role"] == "user"]
     bots = [m["text"] for m in messages[:-1] if m["role"] == "bot"]
     turn = state.get("turn", 1)
     events = state.get("events", [])

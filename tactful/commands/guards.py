@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tactful.agents.content import split_message
 from tactful.agents.guards.corpus import Part, Row, rows, tuning_fold
 from tactful.agents.guards.injection import InjectionDetector, Where, load_detector
 from tactful.agents.guards.learned import InjectionModel
@@ -86,8 +87,13 @@ def _usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], in
     return show
 
 
-def training_document(detector: InjectionDetector, text: str) -> str:
-    """What the learned layer reads for ``text``: the folded view and any decoded fragments."""
+def training_document(detector: InjectionDetector, text: str, *, pasted: bool = False) -> str:
+    """What the learned layer reads for ``text``: the folded view and any decoded fragments. With ``pasted`` (a row
+    whose attack sits in pasted content), only the pasted parts, as the detector scores them at run time (the
+    customer's framing around them is scored on its own); the whole text when the splitter finds none."""
+    if pasted:
+        parts = [s.text for s in split_message(text) if s.kind == "pasted" and s.text.strip()]
+        text = "\n".join(parts) or text
     return learned_document(views(text, detector.rules))
 
 
@@ -131,7 +137,7 @@ def run_fit(args: argparse.Namespace) -> int:
     train = rows(data, part)
     detector = load_detector(POLICY_DIR)
     started = time.perf_counter()
-    docs = [training_document(detector, r.text) for r in train]
+    docs = [training_document(detector, r.text, pasted=r.pasted) for r in train]
     labels = [r.label for r in train]
     weights = [r.weight for r in train]
     # 1. thresholds: fit without the tuning fold, choose on it
@@ -161,7 +167,8 @@ def run_heldout(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as fh:
         for r in held:
-            fh.write(json.dumps({"text": r.text, "label": r.label, "category": r.category, "source": r.source}) + "\n")
+            fh.write(json.dumps({"text": r.text, "label": r.label, "category": r.category, "source": r.source,
+                                 "subset": f"{r.source}:{r.subset}" if r.subset else r.source}) + "\n")
     print(json.dumps({"out": str(args.out), "rows": len(held), "attacks": sum(r.label for r in held)}))
     return 0
 
