@@ -70,3 +70,16 @@ def test_the_channel_moves_the_label_only_whatever_the_model_says() -> None:
     sure = SentimentReasoner(config, learned=_Fixed(p=0.99))
     assert _assess(sure, text)[1] == _assess(_rules_only(), text)[1]
     assert _assess(sure, text)[0] != "frustrated"
+
+
+def test_a_first_message_needs_stronger_evidence_than_a_reply_to_the_bot() -> None:
+    """Before the bot has said anything there is no conversation to be dissatisfied with: the same rating of the
+    same words flags a reply to the bot, not an opening message."""
+    reasoner = SentimentReasoner(load_signal_config(), learned=_Fixed(p=0.75))
+    text = "and what about the one from April"
+    opening = reasoner.assess(text, turn=1, previous=None, prior_user_texts=[], events=[], last_bot_action=None,
+                              failures=0)
+    assert opening["label"] == "calm"
+    assert _assess(reasoner, text)[0] == "negative"
+    config = load_signal_config().learned
+    assert config.calibration(bot_spoke=False) != config.calibration(bot_spoke=True)
