@@ -39,12 +39,11 @@ from tactful.agents.sentiment.corpus import (
     REPORT_DIALOGUES,
     TUNE_DIALOGUES,
     Exchange,
-    bot_action,
     load_goemotions,
     load_sgd,
+    replay,
 )
 from tactful.agents.sentiment.model import MARKER_CODES, SentimentReasoner, load_signal_config
-from tactful.agents.sentiment.node import failure_signals
 from tactful.agents.state import SentimentState
 
 REPO = Path(__file__).resolve().parent.parent
@@ -209,34 +208,11 @@ async def _replay_graph(dialogues: Sequence[tuple[int, list[Exchange]]], dump: P
 
 
 def _replay_reasoner(reasoner: SentimentReasoner, dialogues: Sequence[tuple[int, list[Exchange]]]) -> dict[str, object]:
-    """The reasoner alone, with SGD's system turns as the bot's side of the dialogue."""
-    truth: list[bool] = []
-    flag: list[bool] = []
-    for _, exchanges in dialogues:
-        previous: SentimentState | None = None
-        users: list[str] = []
-        bots: list[str] = []
-        failures = 0
-        for turn, ex in enumerate(exchanges, start=1):
-            action = bot_action(ex.system_act)
-            if ex.system_before:
-                bots.append(ex.system_before)
-            state = reasoner.assess(
-                ex.text,
-                turn=turn,
-                previous=previous,
-                prior_user_texts=users[-10:],
-                events=[],
-                last_bot_action=action,
-                failures=failures,
-                prior_bot_texts=bots[-3:],
-            )
-            if failure_signals(state["markers"], last_action=action):
-                failures += 1
-            previous = state
-            users.append(ex.text)
-            truth.append(ex.dissatisfied)
-            flag.append(state["label"] in FLAGGED)
+    """The reasoner alone, with SGD's system turns as the bot's side of the dialogue (``corpus.replay``, the loop
+    ``tactful sentiment fit`` trains on)."""
+    turns = list(replay(reasoner, [exchanges for _, exchanges in dialogues]))
+    truth = [t.dissatisfied for t in turns]
+    flag = [t.state["label"] in FLAGGED for t in turns]
     return {**at_threshold(truth, flag), "false_positive_rate_on_calm_turns": false_positive_rate(truth, flag)}
 
 

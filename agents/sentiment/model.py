@@ -259,6 +259,17 @@ class LearnedChannel(Strict):
     weight: float = Field(default=0.0, ge=0, le=1)
     floor: float = Field(default=0.5, ge=0, lt=1)
     off_for: list[str] = []  # meaning classes under which it does not count (a polite decline is no complaint)
+    # Before the bot has said anything there is no conversation to be dissatisfied with, and the development
+    # dialogues have no dissatisfied first message to choose these by: a first message keeps its own calibration.
+    first_weight: float | None = Field(default=None, ge=0, le=1)  # None: ``weight``
+    first_floor: float | None = Field(default=None, ge=0, lt=1)  # None: ``floor``
+
+    def calibration(self, *, bot_spoke: bool) -> tuple[float, float]:
+        """(weight, floor) for a turn, by whether the bot has spoken yet."""
+        if bot_spoke:
+            return self.weight, self.floor
+        return (self.weight if self.first_weight is None else self.first_weight,
+                self.floor if self.first_floor is None else self.first_floor)
 
 
 class SignalConfig(Strict):
@@ -604,8 +615,11 @@ class SentimentReasoner:
         spec = self.config.learned
         if self._learned is None or any(name in spec.off_for for name in context.classes):
             return 0.0
+        weight, floor = spec.calibration(bot_spoke=context.bot_spoke)
+        if weight <= 0:
+            return 0.0
         p = self._learned.score(text, context)
-        return spec.weight * max(0.0, (p - spec.floor) / (1.0 - spec.floor))
+        return weight * max(0.0, (p - floor) / (1.0 - floor))
 
     def _valence(self, score: float) -> Weight:
         spec = self.config.valence
