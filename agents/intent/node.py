@@ -38,14 +38,21 @@ def _function_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS)
 
 
-def _words(text: str) -> set[str]:
-    """The content words of a text: function words ("that", "for", "your") match every option, so they choose none."""
+def _words(text: str, ignore: frozenset[str] = frozenset()) -> set[str]:
+    """The content words of a text: function words ("that", "for", "your") match every option, so they choose none;
+    nor do the fillers in ``ignore`` ("wrong", "right", "fine": a correction of a booking is no choice of "a charge
+    that looks wrong")."""
     stop = _function_words()
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if (len(w) > 2 and w not in stop) or w.isdigit()}
+    return {
+        w
+        for w in re.findall(r"[a-z0-9]+", text.lower())
+        if (len(w) > 2 and w not in stop and w not in ignore) or w.isdigit()
+    }
 
 
-def pick_option(text: str, options: list[tuple[str, str]]) -> str | None:
-    """Which offered (label, phrase) the reply to a clarifying question chose, if any."""
+def pick_option(text: str, options: list[tuple[str, str]], ignore: frozenset[str] = frozenset()) -> str | None:
+    """Which offered (label, phrase) the reply to a clarifying question chose, if any. Words in ``ignore`` (the
+    taxonomy's evidence fillers) choose nothing."""
     tokens = re.findall(r"[a-z0-9]+", text.lower())
     for token in tokens[:3]:
         if token in _ORDINALS and _ORDINALS[token] < len(options):
@@ -55,10 +62,10 @@ def pick_option(text: str, options: list[tuple[str, str]]) -> str | None:
         index = _CARDINALS[numbers[0]]
         if index < len(options):
             return options[index][0]
-    said = _words(text)
+    said = _words(text, ignore)
     best, best_score = None, 0
     for label, phrase in options:
-        score = len(said & (_words(phrase) | _words(label.replace("_", " "))))
+        score = len(said & (_words(phrase, ignore) | _words(label.replace("_", " "), ignore)))
         if score > best_score:
             best, best_score = label, score
     return best
@@ -161,7 +168,7 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
             for label in [previous["label"], *([previous["runner_up"]["label"]] if previous["runner_up"] else [])]
             if label in ctx.bundle.taxonomy.by_name
         ]
-        chosen = pick_option(text, offered)
+        chosen = pick_option(text, offered, scope.evidence.ignore_words)
         if chosen:
             other = next((lab for lab, _ in offered if lab != chosen), None)
             intent = to_state(
