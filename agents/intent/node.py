@@ -183,6 +183,9 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
             )
             if act not in {"closing", "acknowledgement"}:  # "works now, thanks" answers and closes at once
                 act = "new"
+        elif act == "followup":
+            # "it failed again" answers the question with the problem itself: it stays on the issue asked about
+            intent = {**previous, "source": "carried"}
     elif previous and act != "new" and (act == "acknowledgement" or _keeps_issue(text, result, previous, acts)):
         intent = {**previous, "source": "carried"}
     else:
