@@ -210,3 +210,22 @@ def test_intents_eval_graph_dumps_every_row(tmp_path: Path, capsys: pytest.Captu
     assert main(["intents", "eval", str(data), "--graph", "--dump", str(dump), "--dump-handoffs"]) == 0
     assert [json.loads(x)["label"] for x in dump.read_text(encoding="utf-8").splitlines()] == ["person"]
     assert main(["intents", "eval", str(data), "--dump", str(dump)]) == 2  # --dump needs --graph
+
+
+@pytest.mark.parametrize(
+    ("text", "sarcastic"),
+    [("I've waited 3 days for the merchant, so it would be very helpful if you could speed this up", False),
+     ("any help is much appreciated, it still fails after two tries", False),
+     ("great job, it's broken again", True)],
+)
+def test_the_courtesy_of_a_request_is_not_sarcasm(reasoner: SentimentReasoner, text: str, sarcastic: bool) -> None:
+    state = reasoner.assess(text, turn=2, previous=None, prior_user_texts=["x"], events=[], last_bot_action="respond",
+                            failures=0, channel=None, device=None)
+    assert ("sarcasm" in state["markers"]) is sarcastic
+
+
+def test_a_recurring_error_is_not_counting_appeals(reasoner: SentimentReasoner) -> None:
+    state = reasoner.assess("I keep getting an error when I upload the file", turn=1, previous=None,
+                            prior_user_texts=[], events=[], last_bot_action=None, failures=0, channel=None,
+                            device=None)
+    assert "nth_time" not in state["markers"]
