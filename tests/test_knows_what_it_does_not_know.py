@@ -183,7 +183,7 @@ def test_a_question_about_a_limit_is_not_counting_attempts(
     assert ("nth_time" in state["markers"]) is counted
 
 
-# ----------------------------------------------------------------------------------------- measuring: --dump, --held-out
+# ---------------------------------------------------------------------------------- measuring: --dump, --held-out
 
 
 def test_held_out_rows_are_disjoint_from_the_tuning_sample() -> None:
