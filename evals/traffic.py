@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,6 +77,55 @@ class _Tally:
         return round(self.handoffs / self.n, 4) if self.n else None
 
 
+def _turn_record(text: str, result: TurnResult) -> dict[str, Any]:
+    """One turn of a ``--dump`` record: what the graph read and did, and why."""
+    intent = result.intent
+    decision = result.decision
+    tripped = [f"{g['guard']}:{g['reason']}" for g in result.guards if g["tripped"]]
+    return {
+        "text": text,
+        "action": result.action,
+        "mode": result.mode,
+        "intent": intent["label"] if intent else None,
+        "confidence": round(float(intent["confidence"]), 3) if intent else None,
+        "source": intent["source"] if intent else None,
+        "risk": intent["risk"] if intent else None,
+        "rule": decision["rule"] if decision else None,
+        "reason": decision["reason"] if decision else None,
+        "frustration": round(float(result.sentiment["frustration"]), 3) if result.sentiment else None,
+        "markers": result.sentiment["markers"] if result.sentiment else [],
+        "guards": tripped,
+    }
+
+
+def dump_records(
+    path: Path,
+    dialogues: Sequence[Sequence[str]],
+    labels: Sequence[str],
+    results: Sequence[Sequence[TurnResult]],
+    *,
+    handoffs_only: bool = False,
+) -> None:
+    """Write one JSON line per dialogue (or message): its label, whether and why it handed off, and every turn's
+    intent, confidence, rule and reason — the raw material for finding the classes of over-escalation."""
+    with path.open("w", encoding="utf-8") as out:
+        for index, (texts, label, turn_results) in enumerate(zip(dialogues, labels, results, strict=True)):
+            handed = [r for r in turn_results if _outcome(r)[0]]
+            if handoffs_only and not handed:
+                continue
+            last = handed[0] if handed else turn_results[-1]
+            handed_off, _action, reason, queue = _outcome(last)
+            record = {
+                "index": index,
+                "label": label,
+                "handed_off": handed_off,
+                "reason": reason if handed_off else None,
+                "queue": queue,
+                "turns": [_turn_record(t, r) for t, r in zip(texts, turn_results, strict=False)],
+            }
+            out.write(json.dumps(record) + "\n")
+
+
 def _outcome(result: TurnResult) -> tuple[bool, str, str | None, str | None]:
     handed_off = result.action == "escalate" or result.mode == "human"
     packet = result.handoff
@@ -116,11 +166,17 @@ def measure(
     *,
     handoff_labels: Sequence[str] = (),
     tenant: str = "default",
+    dump: Path | None = None,
+    dump_handoffs_only: bool = False,
 ) -> dict[str, Any]:
     """Run every dialogue (a list of user messages; one message is a one-turn dialogue) as a fresh conversation
-    and report handoff rates. A dialogue counts as handed off when any of its turns hands off."""
+    and report handoff rates. A dialogue counts as handed off when any of its turns hands off. With ``dump``,
+    every dialogue's turns (or, with ``dump_handoffs_only``, those of the handed-off ones) are written there as
+    JSON lines (``dump_records``)."""
     runner = TrafficRunner(settings, tenant)
     results = asyncio.run(_measure(runner, dialogues))
+    if dump is not None:
+        dump_records(dump, dialogues, labels, results, handoffs_only=dump_handoffs_only)
     should = set(handoff_labels)
     overall, caught, others = _Tally(), _Tally(), _Tally()
     by_label: dict[str, _Tally] = defaultdict(_Tally)

@@ -14,6 +14,7 @@ from langgraph.runtime import Runtime
 from tactful.agents.content import own_words
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, IntentResult
+from tactful.agents.intent.evidence import has_evidence
 from tactful.agents.policy.files import DialogueActs
 from tactful.agents.state import OOS_LABEL, IntentCandidate, IntentState, SupportState
 
@@ -37,14 +38,21 @@ def _function_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS)
 
 
-def _words(text: str) -> set[str]:
-    """The content words of a text: function words ("that", "for", "your") match every option, so they choose none."""
+def _words(text: str, ignore: frozenset[str] = frozenset()) -> set[str]:
+    """The content words of a text: function words ("that", "for", "your") match every option, so they choose none;
+    nor do the fillers in ``ignore`` ("wrong", "right", "fine": a correction of a booking is no choice of "a charge
+    that looks wrong")."""
     stop = _function_words()
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if (len(w) > 2 and w not in stop) or w.isdigit()}
+    return {
+        w
+        for w in re.findall(r"[a-z0-9]+", text.lower())
+        if (len(w) > 2 and w not in stop and w not in ignore) or w.isdigit()
+    }
 
 
-def pick_option(text: str, options: list[tuple[str, str]]) -> str | None:
-    """Which offered (label, phrase) the reply to a clarifying question chose, if any."""
+def pick_option(text: str, options: list[tuple[str, str]], ignore: frozenset[str] = frozenset()) -> str | None:
+    """Which offered (label, phrase) the reply to a clarifying question chose, if any. Words in ``ignore`` (the
+    taxonomy's evidence fillers) choose nothing."""
     tokens = re.findall(r"[a-z0-9]+", text.lower())
     for token in tokens[:3]:
         if token in _ORDINALS and _ORDINALS[token] < len(options):
@@ -54,10 +62,10 @@ def pick_option(text: str, options: list[tuple[str, str]]) -> str | None:
         index = _CARDINALS[numbers[0]]
         if index < len(options):
             return options[index][0]
-    said = _words(text)
+    said = _words(text, ignore)
     best, best_score = None, 0
     for label, phrase in options:
-        score = len(said & (_words(phrase) | _words(label.replace("_", " "))))
+        score = len(said & (_words(phrase, ignore) | _words(label.replace("_", " "), ignore)))
         if score > best_score:
             best, best_score = label, score
     return best
@@ -81,6 +89,22 @@ def _placed(previous: IntentState | None, acts: DialogueActs) -> bool:
         and not previous["out_of_scope"]
         and (previous["confidence"] >= acts.carry_below or previous["source"] in {"clarified", "event"})
     )
+
+
+def _weigh_evidence(ctx: TurnContext, result: IntentResult, text: str) -> IntentResult:
+    """An offline placement with no content word in common with its intent is a guess: cap its confidence
+    (``out_of_scope.evidence``). The model engine reads meaning, not words, and keeps its confidence."""
+    cap = ctx.bundle.taxonomy.out_of_scope.evidence.cap
+    if (
+        cap <= 0.0
+        or result.out_of_scope
+        or result.source != "offline"
+        or result.confidence <= cap
+        or has_evidence(ctx.bundle.taxonomy, result.label, text)
+    ):
+        return result
+    # no runner-up either: a choice between two guesses is no question worth asking
+    return result.model_copy(update={"confidence": cap, "runner_up": None, "runner_up_confidence": 0.0})
 
 
 def to_state(ctx: TurnContext, result: IntentResult, *, source: str | None = None) -> IntentState:
@@ -125,6 +149,7 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
 
     scope = ctx.bundle.taxonomy.out_of_scope
     acts = ctx.bundle.taxonomy.dialogue_acts
+    result = _weigh_evidence(ctx, result, text)
     under_way = _placed(previous, acts)
     if (
         not under_way
@@ -143,7 +168,7 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
             for label in [previous["label"], *([previous["runner_up"]["label"]] if previous["runner_up"] else [])]
             if label in ctx.bundle.taxonomy.by_name
         ]
-        chosen = pick_option(text, offered)
+        chosen = pick_option(text, offered, scope.evidence.ignore_words)
         if chosen:
             other = next((lab for lab, _ in offered if lab != chosen), None)
             intent = to_state(
@@ -158,6 +183,9 @@ async def intent_node(state: SupportState, runtime: Runtime[TurnContext]) -> dic
             )
             if act not in {"closing", "acknowledgement"}:  # "works now, thanks" answers and closes at once
                 act = "new"
+        elif act == "followup":
+            # "it failed again" answers the question with the problem itself: it stays on the issue asked about
+            intent = {**previous, "source": "carried"}
     elif previous and act != "new" and (act == "acknowledgement" or _keeps_issue(text, result, previous, acts)):
         intent = {**previous, "source": "carried"}
     else:

@@ -42,6 +42,17 @@ class IntentSpec(Strict):
     """Behavioural event types that point to this intent when the text alone is unclear."""
 
 
+class Evidence(Strict):
+    """A placement needs evidence (``agents/intent/evidence.py``): an offline guess whose message shares no content
+    word with the intent's own texts is capped at ``cap``, below the bar at which an opening message is out of
+    scope and a later one stays on the issue under way."""
+
+    cap: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """The confidence such a guess keeps at most (0 turns the check off)."""
+    ignore_words: frozenset[str] = frozenset()
+    """Function words and fillers ("what", "not", "yes", "perfect") that are evidence for no intent."""
+
+
 class OutOfScope(Strict):
     queue: str = "general"
     examples: list[str] = []
@@ -51,6 +62,7 @@ class OutOfScope(Strict):
     """A short message that starts a conversation (no issue under way) with no intent at least this likely is
     out of scope: the bot says what it can help with instead of guessing (0 turns this off)."""
     unsure_max_words: int = Field(default=12, ge=1)
+    evidence: Evidence = Evidence()
 
 
 DialogueActName = Literal["new", "followup", "closing", "acknowledgement"]

@@ -90,6 +90,12 @@ class SarcasmCues(Strict):
     praise: Regexes = []
     failure_context: Regexes = []
     always: Regexes = []
+    polite: Regexes = []
+    """Praise in a request's courtesy form ("it would be very helpful if…"): politeness, not sarcasm."""
+
+    @cached_property
+    def compiled_polite(self) -> list[re.Pattern[str]]:
+        return _compiled(self.polite)
 
     @cached_property
     def compiled_praise(self) -> list[re.Pattern[str]]:
@@ -193,6 +199,8 @@ class DialogueReader:
         spec = self.config.sarcasm
         if _any(spec.compiled_always, lowered):
             return True
+        if _any(spec.compiled_polite, lowered):
+            return False
         return _any(spec.compiled_praise, lowered) and _any(spec.compiled_context, lowered)
 
     def _repeated_value(self, lowered: str, prior_user_texts: Sequence[str]) -> bool:

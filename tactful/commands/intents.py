@@ -77,6 +77,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "and a dialogue counts as handed off when any turn hands off",
     )
     ev.add_argument(
+        "--dump",
+        type=Path,
+        metavar="FILE",
+        help="with --graph: write one JSON line per row or dialogue (label, handoff, reason, and each turn's "
+        "intent, confidence, rule and reason) to FILE",
+    )
+    ev.add_argument(
+        "--dump-handoffs",
+        action="store_true",
+        help="with --dump: write only the rows or dialogues that handed off",
+    )
+    ev.add_argument(
+        "--held-out",
+        action="store_true",
+        help="with --graph --sample N: score N seeded rows drawn from outside the default --sample N rows "
+        "(a disjoint part to report on when the --sample rows were used for tuning)",
+    )
+    ev.add_argument(
         "--latency-sample", type=int, default=200, metavar="N", help="messages timed one by one (default 200)"
     )
     _model_arguments(ev)
@@ -174,8 +192,8 @@ def run_fit(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     if args.graph:
         return _run_graph_eval(args)
-    if args.handoff_label or args.sample is not None:
-        raise InputError("--handoff-label and --sample apply with --graph")
+    if args.handoff_label or args.sample is not None or args.dump is not None or args.held_out:
+        raise InputError("--handoff-label, --sample, --held-out and --dump apply with --graph")
     if args.cv is None and args.model is None:
         raise InputError("eval needs --model DIR (a fitted model) or --cv K (cross-validate on DATA)")
     if args.cv is not None and args.model is not None:
@@ -226,10 +244,7 @@ def _run_graph_eval(args: argparse.Namespace) -> int:
     if args.dialogues is not None:
         return _run_dialogue_eval(args)
     texts, labels = load_labelled(args.data, args.text_col, args.label_col, args.split)
-    rows = list(range(len(texts)))
-    if args.sample is not None and args.sample < len(rows):
-        rng = np.random.default_rng(args.random_state)
-        rows = sorted(int(i) for i in rng.choice(len(rows), size=args.sample, replace=False))
+    rows = _sample_rows(len(texts), args.sample, args.random_state, held_out=args.held_out)
     unknown = sorted(set(args.handoff_label) - set(labels))
     if unknown:
         raise InputError(f"{args.data}: --handoff-label names labels not in the data: {', '.join(unknown)}")
@@ -239,9 +254,32 @@ def _run_graph_eval(args: argparse.Namespace) -> int:
         [labels[i] for i in rows],
         handoff_labels=args.handoff_label,
         tenant=args.tenant,
+        dump=args.dump,
+        dump_handoffs_only=args.dump_handoffs,
     )
     print(json.dumps({"data": str(args.data), **report}))
     return 0
+
+
+def _sample_rows(total: int, sample: int | None, seed: int, *, held_out: bool = False) -> list[int]:
+    """The rows ``--sample`` scores: all of them, or a seeded random ``sample``. With ``held_out``, a seeded
+    sample of the same size from the rows *outside* that default sample (disjoint from it)."""
+    if held_out and sample is None:
+        raise InputError("--held-out needs --sample N")
+    rows = list(range(total))
+    if sample is None or sample >= total:
+        if held_out:
+            raise InputError("--held-out needs --sample N smaller than the data")
+        return rows
+    rng = np.random.default_rng(seed)
+    picked = sorted(int(i) for i in rng.choice(total, size=sample, replace=False))
+    if not held_out:
+        return picked
+    chosen = set(picked)
+    rest = [i for i in rows if i not in chosen]
+    other = np.random.default_rng(seed + 1)
+    size = min(sample, len(rest))
+    return sorted(rest[int(i)] for i in other.choice(len(rest), size=size, replace=False))
 
 
 def _dialogue_range(spec: str) -> tuple[int, int]:
@@ -259,13 +297,22 @@ def _run_dialogue_eval(args: argparse.Namespace) -> int:
     from tactful.evals.traffic import load_dialogues, measure
     from tactful.settings import load_settings
 
-    if args.sample is not None or args.handoff_label:
-        raise InputError("--dialogues takes no --sample or --handoff-label (every dialogue is benign traffic)")
+    if args.sample is not None or args.handoff_label or args.held_out:
+        raise InputError(
+            "--dialogues takes no --sample, --held-out or --handoff-label (every dialogue is benign traffic)"
+        )
     first, last = _dialogue_range(args.dialogues)
     dialogues = load_dialogues(args.data)[first:last]
     if not dialogues:
         raise InputError(f"{args.data}: no dialogues in {first}:{last}")
-    report = measure(load_settings(), dialogues, ["dialogue"] * len(dialogues), tenant=args.tenant)
+    report = measure(
+        load_settings(),
+        dialogues,
+        [f"dialogue {first + i}" for i in range(len(dialogues))],  # by_label is dropped; --dump names them
+        tenant=args.tenant,
+        dump=args.dump,
+        dump_handoffs_only=args.dump_handoffs,
+    )
     report.pop("by_label")
     print(json.dumps({"data": str(args.data), "dialogues": f"{first}:{first + len(dialogues)}", **report}))
     return 0
