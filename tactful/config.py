@@ -19,7 +19,7 @@ M = TypeVar("M", bound=BaseModel)
 class Strict(BaseModel):
     """Base of every model read from a data file: unknown keys are errors, loaded values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 def check_patterns(patterns: list[str]) -> list[str]:

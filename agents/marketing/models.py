@@ -84,7 +84,7 @@ ReasonCode = Literal[
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 def _iso_time(value: object) -> object:
@@ -216,7 +216,7 @@ class MarketingRequest(_Input):
 
 
 class _Output(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 class DecisionFactor(_Output):

@@ -26,7 +26,7 @@ Status = Literal["pass", "fail", "error", "skipped"]
 class Check(BaseModel):
     """One expectation or automatic check, passed or failed, with what was expected and what happened."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     ok: bool
