@@ -51,7 +51,7 @@ def test_command_import_builds_no_tactful_model_yet() -> None:
 def test_a_deferred_model_validates_as_before() -> None:
     from tactful.agents.responder.templates import Variants
 
-    with pytest.raises(ValidationError, match="extra_forbidden|Extra inputs"):
+    with pytest.raises(ValidationError, match=r"Extra inputs are not permitted"):
         Variants.model_validate({"no_such_key": 1})
     assert Variants.__pydantic_complete__
 

@@ -84,7 +84,9 @@ ReasonCode = Literal[
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Built at import (no defer_build): the service's routes take these models as bodies, and FastAPI's
+    # ``Body(alias=...)`` around a model not built yet makes pydantic warn that the alias has no effect.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 def _iso_time(value: object) -> object:
@@ -216,7 +218,7 @@ class MarketingRequest(_Input):
 
 
 class _Output(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
 
 class DecisionFactor(_Output):
