@@ -36,6 +36,8 @@ class GatesFile(BaseModel):
 
 
 class GateResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     metric: str
     value: float | None
     min: float | None

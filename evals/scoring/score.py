@@ -37,6 +37,8 @@ class Check(BaseModel):
 
 
 class HandoffScore(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     turn: int
     fields: dict[str, bool]  # present and, where checked, correct
     completeness: float
@@ -45,6 +47,8 @@ class HandoffScore(BaseModel):
 
 class _ScoreBase(BaseModel):
     """What every score has, whatever the product."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     product: Literal["support", "marketing"]
