@@ -27,7 +27,7 @@ _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 def _valid(patterns: list[str]) -> list[str]:
     for pattern in patterns:
         try:
-            re.compile(pattern)
+            re.compile(pattern, re.IGNORECASE)  # as its users compile it: they find it in re's cache
         except re.error as exc:
             raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
     return patterns

@@ -15,7 +15,7 @@ DEFAULT_GATES = Path(__file__).resolve().parent / "gates.yaml"
 
 
 class Gate(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     min: float | None = None
     max: float | None = None
@@ -29,13 +29,15 @@ class Gate(BaseModel):
 
 
 class GatesFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     version: int = 1
     gates: dict[str, Gate] = Field(min_length=1)
 
 
 class GateResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     metric: str
     value: float | None
     min: float | None

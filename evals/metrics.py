@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from statistics import mean
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from tactful.evals.scoring import FAILURE_TYPES, MarketingScore, ScenarioScore, SupportScore
 
@@ -15,6 +15,8 @@ MARKETING_DECISIONS = ("send", "suppress", "route_to_rep")
 
 
 class Confusion(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     labels: list[str]
     matrix: list[list[int]]  # rows: expected, columns: actual
 
@@ -29,6 +31,8 @@ class Confusion(BaseModel):
 
 
 class SuiteMetrics(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     scenarios: int
     passed: int
     failed: int

@@ -13,7 +13,7 @@ from tactful.graphs.runner import TurnResult
 class TurnRecord(BaseModel):
     """One user message, the events that came with it, and the graph's answer."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     turn: int
     user: str
@@ -25,7 +25,7 @@ class TurnRecord(BaseModel):
 
 
 class MarketingRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     decision: str
     reason: str
@@ -38,7 +38,7 @@ class MarketingRecord(BaseModel):
 class ScenarioRun(BaseModel):
     """The outcome of one scenario; ``error`` when it could not run, ``skipped`` when it did not apply."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     id: str
     product: Literal["support", "marketing"]

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from tactful.evals.gates import GateResult
 from tactful.evals.metrics import SuiteMetrics
@@ -27,6 +27,8 @@ REPORT_VERSION = 1
 
 class RunInfo(BaseModel):
     """Facts about this run that vary between runs (kept apart so the rest of the report is deterministic)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     duration_s: float
     scenarios_per_s: float

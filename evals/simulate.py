@@ -27,7 +27,7 @@ MAX_TOKENS = 300
 class SimulatedTurn(BaseModel):
     """The person's next message, and whether they are done."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     message: str
     done: bool

@@ -35,7 +35,7 @@ TurnAction = Literal["respond", "clarify", "assist", "escalate", "none"]
 class TurnResult(BaseModel):
     """What one user message produced. ``action`` is ``none`` when a person owns the conversation."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     conversation_id: str
     turn: int

@@ -19,13 +19,13 @@ M = TypeVar("M", bound=BaseModel)
 class Strict(BaseModel):
     """Base of every model read from a data file: unknown keys are errors, loaded values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 def check_patterns(patterns: list[str]) -> list[str]:
     for pattern in patterns:
         try:
-            re.compile(pattern)
+            re.compile(pattern, re.IGNORECASE)  # as its users compile it: they find it in re's cache
         except re.error as exc:
             raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
     return patterns

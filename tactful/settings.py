@@ -49,8 +49,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=ENV_FILE,
         env_file_encoding="utf-8",
-        use_attribute_docstrings=True,
-    )
+    )  # the fields' docstrings are read by settings_check.field_docs when the reference is written
 
     @classmethod
     def settings_customise_sources(

@@ -17,7 +17,7 @@ class Analysis(BaseModel):
     """What the model says about the latest message. :func:`analysis_type` narrows the intent labels to a
     taxonomy's."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     intent: str
     confidence: float = Field(ge=0.0, le=1.0)

@@ -23,7 +23,7 @@ DEFAULT_MAX_CHARS = 1200
 class ModelCopy(BaseModel):
     """The model's message: a subject line (used by e-mail only) and the body."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     subject: str = Field(max_length=200)
     body: str = Field(min_length=1, max_length=4000)

@@ -37,7 +37,7 @@ Avoid = Literal["promotion", "discount", "pressure"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, arbitrary_types_allowed=True)
 
 
 class IntentRequest(_Model):

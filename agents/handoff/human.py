@@ -43,7 +43,7 @@ AgentName = Annotated[str, Field(max_length=200)]
 class HumanAnswer(BaseModel):
     """A person's answer to the handoff pause (the ``resume`` value of a ``Command``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     action: Literal["reply", "resolve", "return"]
     text: str | None = None  # bounded by the caller (the service: max_message_chars)

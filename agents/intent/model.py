@@ -103,7 +103,7 @@ class IntentPrediction(BaseModel):
     """One message's intent. ``confidence`` is the calibrated probability of ``top_label`` among the in-scope
     intents; ``label`` is ``top_label`` unless the message is out of scope, then the model's oos label."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     label: str
     confidence: float = Field(ge=0.0, le=1.0)

@@ -84,6 +84,8 @@ ReasonCode = Literal[
 
 
 class _Input(BaseModel):
+    # Built at import (no defer_build): the service's routes take these models as bodies, and FastAPI's
+    # ``Body(alias=...)`` around a model not built yet makes pydantic warn that the alias has no effect.
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 

@@ -38,7 +38,7 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 def _check_patterns(patterns: Sequence[str]) -> list[str]:
     for pattern in patterns:
         try:
-            re.compile(pattern)
+            re.compile(pattern, re.IGNORECASE)  # as its users compile it: they find it in re's cache
         except re.error as exc:
             raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
     return list(patterns)

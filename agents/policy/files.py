@@ -20,7 +20,7 @@ Action = Literal["respond", "clarify", "assist", "escalate"]
 def _compile(patterns: list[str]) -> list[str]:
     for pattern in patterns:
         try:
-            re.compile(pattern)
+            re.compile(pattern, re.IGNORECASE)  # as its users compile it: they find it in re's cache
         except re.error as exc:
             raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
     return patterns

@@ -19,7 +19,7 @@ from tactful.config import load_yaml_model
 
 
 class Variants(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
     standard: str
     brief: str
     steady: str | None = None
@@ -31,14 +31,14 @@ class Variants(BaseModel):
 
 
 class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
     ack: str
     standard: str
     brief: str
 
 
 class ReplyTemplates(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
     version: int = 1
     acknowledge_events: dict[str, str]
     acknowledge_repeat: Variants

@@ -26,7 +26,7 @@ Status = Literal["pass", "fail", "error", "skipped"]
 class Check(BaseModel):
     """One expectation or automatic check, passed or failed, with what was expected and what happened."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     ok: bool
@@ -37,6 +37,8 @@ class Check(BaseModel):
 
 
 class HandoffScore(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     turn: int
     fields: dict[str, bool]  # present and, where checked, correct
     completeness: float
@@ -45,6 +47,8 @@ class HandoffScore(BaseModel):
 
 class _ScoreBase(BaseModel):
     """What every score has, whatever the product."""
+
+    model_config = ConfigDict(defer_build=True)
 
     id: str
     product: Literal["support", "marketing"]

@@ -30,7 +30,7 @@ from tactful.settings import load_settings
 
 
 class ChatLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     text: str
     events: list[Event] = []
     context: AccountContext | None = None
