@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 _WHITE_SPACES = re.compile(r"\s\s+")
 Analyzer = Callable[[str], list[str]]
@@ -150,6 +153,8 @@ class HashedCounts:
         return distinct.astype(np.int32, copy=False), counts.astype(np.float32)
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        from scipy import sparse
+
         grams = [self.analyze(t) for t in texts]
         indptr = np.cumsum([0, *map(len, grams)])
         columns = np.asarray(self._lookup([g for row in grams for g in row]), dtype=np.int32)

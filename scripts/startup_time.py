@@ -6,8 +6,11 @@ import sys
 import time
 
 t0 = time.perf_counter()
-import tactful.commands.eval  # noqa
-import tactful.commands.chat  # noqa
+from tactful.cli import imports_without_gc
+
+with imports_without_gc():  # as `tactful eval` / `chat` import their command module (tactful/cli.py)
+    import tactful.commands.eval  # noqa
+    import tactful.commands.chat  # noqa
 
 t1 = time.perf_counter()
 from tactful.graphs.context import build_context

@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import phonenumbers
 from pydantic import AfterValidator, AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -23,7 +22,16 @@ EngineName = Literal["offline", "openai", "scripted"]
 ENV_FILE = ".env"
 
 
+# Regions libphonenumber has always supported (the default is two of them): checking only these needs no import
+# of ``phonenumbers`` (~20-30 ms of every start-up); tests/test_startup_imports.py checks they are supported.
+ALWAYS_SUPPORTED_REGIONS = frozenset({"US", "GB"})
+
+
 def _phone_regions(regions: list[str]) -> list[str]:
+    if all(r.upper() in ALWAYS_SUPPORTED_REGIONS for r in regions):
+        return [r.upper() for r in regions]
+    import phonenumbers
+
     unknown = [r for r in regions if r.upper() not in phonenumbers.SUPPORTED_REGIONS]
     if unknown:
         raise ValueError(f"unknown phone region(s) {', '.join(unknown)}: use ISO 3166 codes such as US, GB, DE")

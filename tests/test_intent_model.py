@@ -224,6 +224,28 @@ def test_load_rejects_missing_corrupt_or_incompatible(model: IntentModel, tmp_pa
     with pytest.raises(InputError, match="corrupt"):
         IntentModel.load(good)
 
+    # index arrays that do not form the CSR matrix of their shape (the checks scipy's constructor made)
+    import io
+
+    import numpy as np
+
+    model.save(good)
+    with np.load(good / ARRAYS_FILE) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    n_train = int(arrays["train_shape"][1])
+    for name, bad in (
+        ("train_indptr", arrays["train_indptr"][:-1]),
+        ("train_indptr", arrays["train_indptr"][::-1].copy()),
+        ("train_indices", np.where(np.arange(len(arrays["train_indices"])) == 0, n_train, arrays["train_indices"])),
+        ("train_indices", arrays["train_indices"].astype(np.float64)),
+        ("oos_data", arrays["oos_data"][:-1]),
+    ):
+        buffer = io.BytesIO()
+        np.savez(buffer, **{**arrays, name: bad})
+        (good / ARRAYS_FILE).write_bytes(buffer.getvalue())
+        with pytest.raises(InputError, match="corrupt"):
+            IntentModel.load(good)
+
     (good / ARRAYS_FILE).unlink()
     with pytest.raises(InputError, match="incomplete"):
         IntentModel.load(good)
@@ -238,9 +260,18 @@ def test_one_message_is_scored_without_sparse_products_to_the_same_numbers() -> 
     from tactful.settings import Settings
 
     core = build_context(Settings(engine="offline"), cache=False).offline.intent_model._core
-    texts = ["", "hi", "I forgot my password", "where is my order", "can you send your soc 2 report",
-             "my 2fa code isn't working and I'm locked out of the admin console again", "ça ne marche pas",
-             "refund refund refund!!!", "x" * 300, "qqqq zzzz"]
+    texts = [
+        "",
+        "hi",
+        "I forgot my password",
+        "where is my order",
+        "can you send your soc 2 report",
+        "my 2fa code isn't working and I'm locked out of the admin console again",
+        "ça ne marche pas",
+        "refund refund refund!!!",
+        "x" * 300,
+        "qqqq zzzz",
+    ]
     for text in texts:
         sparse_path = core.scores_of(_Rows(core.featurizer.transform([text]), None))
         one = core.scores([text])

@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
 
 from tactful.agents.ngrams import HashedCounts, analyzer, tf_idf_row
 from tactful.errors import ConfigError
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 FORMAT = "tactful-injection-lr/1"
 CHAR_FEATURES = 2**18
@@ -44,6 +47,8 @@ class InjectionModel:
     info: dict[str, object] | None = None
 
     def _features(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        from scipy import sparse
+
         chars, words = self._vectorizers
         x = sparse.hstack([chars.transform(texts), words.transform(texts)], format="csr")
         x.data = np.log1p(x.data) * self.idf[x.indices]  # sublinear tf × idf
@@ -89,6 +94,8 @@ class InjectionModel:
         weights: Sequence[float] | None = None,
         info: dict[str, object] | None = None,
     ) -> InjectionModel:
+        from scipy import sparse
+
         empty = np.zeros(CHAR_FEATURES + WORD_FEATURES, dtype=np.float32)
         probe = cls(idf=empty + 1, coef=empty, intercept=0.0)
         chars, words = _vectorizers(probe.char_ngrams, probe.word_ngrams)

@@ -38,18 +38,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from tactful.agents.ngrams import analyzer as ngram_analyzer
 from tactful.errors import InputError
 
-# scikit-learn and scipy.optimize are imported by the functions that fit (~1.5 s per process): loading a saved or
-# cached model and classifying need numpy and scipy.sparse only.
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+# scikit-learn and scipy.optimize are imported by the functions that fit (~1.5 s per process), scipy.sparse by
+# those that fit or score several messages at once: loading a saved or cached model and classifying one message
+# need numpy only (the similarity index is kept as plain CSR arrays, :class:`_CsrArrays`).
 
 FORMAT = "tactful.intent_model"
 FORMAT_VERSION = 1
@@ -75,9 +78,7 @@ MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 50.0  # separable held-out data would pu
 DEFAULT_TEMPERATURE = 5.0  # used only when no class has two examples, so nothing can be held out
 FALLBACK_THRESHOLD = 0.0  # heuristic score threshold in that same case
 HEURISTIC_MAX_THRESHOLD = 0.3  # heuristic rule: never demand more than a score of 0 (the SVM boundary) + 0.3
-OOS_GAP_QUANTILE = (
-    0.1  # learned rule: the top of the out-of-scope examples' scores, ignoring the highest 10 %
-)
+OOS_GAP_QUANTILE = 0.1  # learned rule: the top of the out-of-scope examples' scores, ignoring the highest 10 %
 MIN_OOS_FOR_LEARNED_RULE = 5  # fewer out-of-scope examples than this: use the heuristic score
 NN_MAX_DF = 0.1  # n-grams in more than this share of training texts are left out of the similarity index
 NN_MIN_DF = 10  # ... unless they occur in at most this many texts
@@ -236,12 +237,13 @@ def _encode(encoder: TextEncoder, texts: Sequence[str], dim: int | None = None) 
     vectors = np.ascontiguousarray(encoder.encode(texts), dtype=np.float32)
     if not texts:
         return np.zeros((0, dim or 0), dtype=np.float32)
-    if vectors.ndim != 2 or vectors.shape[0] != len(texts) or vectors.shape[1] == 0 or (
-        dim is not None and vectors.shape[1] != dim
+    if (
+        vectors.ndim != 2
+        or vectors.shape[0] != len(texts)
+        or vectors.shape[1] == 0
+        or (dim is not None and vectors.shape[1] != dim)
     ):
-        raise InputError(
-            f"encoder {encoder.name!r} returned an array of shape {vectors.shape} for {len(texts)} texts"
-        )
+        raise InputError(f"encoder {encoder.name!r} returned an array of shape {vectors.shape} for {len(texts)} texts")
     return vectors
 
 
@@ -336,6 +338,8 @@ class _Corpus:
             col_parts.append(col[ok] + offsets[ch])
         r, c = np.concatenate(row_parts), np.concatenate(col_parts)
         ones = np.ones(len(r), dtype=np.float32)
+        import scipy.sparse as sp
+
         return sp.csr_matrix(sp.coo_matrix((ones, (r, c)), shape=(len(rows), n_features)))  # sums duplicates
 
 
@@ -380,6 +384,8 @@ class _Featurizer:
         return featurizer, rows_matrix(rows), rows_matrix
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
         indices: list[int] = []
         values: list[int] = []
         indptr = [0]
@@ -413,6 +419,8 @@ class _Featurizer:
 
     def _weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Sublinear tf × idf; L2-normalise each channel's part of each row, then scale it by 1/√channels."""
+        import scipy.sparse as sp
+
         x = sp.csr_matrix(counts, dtype=np.float32, copy=True)
         data = (1.0 + np.log(x.data.astype(np.float64))) * self._idf[x.indices]
         n_ch = len(self.channels)
@@ -425,6 +433,58 @@ class _Featurizer:
 
 
 # ----------------------------------------------------------------------------------------------- the core
+
+
+class _CsrArrays:
+    """A CSR matrix as its three arrays and shape — what scoring one message reads (:func:`_nearest_one`), with
+    no scipy.sparse import. :attr:`matrix` is the scipy matrix of the same arrays (batches), built on first use;
+    a fitted core keeps the matrix it was fitted with."""
+
+    __slots__ = ("_matrix", "data", "indices", "indptr", "shape")
+
+    def __init__(self, data: NDArray[Any], indices: NDArray[Any], indptr: NDArray[Any], shape: tuple[int, int]):
+        self.data, self.indices, self.indptr, self.shape = data, indices, indptr, shape
+        self._matrix: sp.csr_matrix | None = None
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix) -> _CsrArrays:
+        out = cls(matrix.data, matrix.indices, matrix.indptr, (int(matrix.shape[0]), int(matrix.shape[1])))
+        out._matrix = matrix
+        return out
+
+    @classmethod
+    def checked(
+        cls, data: NDArray[Any], indices: NDArray[Any], indptr: NDArray[Any], shape: tuple[int, int]
+    ) -> _CsrArrays:
+        """From arrays read from a file: ValueError unless they form a valid CSR matrix of ``shape`` (the checks
+        scipy's constructor makes: one-dimensional integer index arrays, ``indptr`` of ``rows + 1`` entries from
+        0, non-decreasing, ending at the number of stored values, column indices within ``shape``)."""
+        n_rows, n_cols = shape
+        if n_rows < 0 or n_cols < 0:
+            raise ValueError("invalid shape")
+        if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1:
+            raise ValueError("data, indices, and indptr should be 1-D")
+        if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu" or data.dtype.kind not in "biuf":
+            raise ValueError("indices and indptr must be integers and data numbers")
+        if len(indptr) != n_rows + 1 or len(indices) != len(data):
+            raise ValueError("index pointer size or indices/data length does not match the shape")
+        if indptr[0] != 0 or indptr[-1] != len(indices) or (np.diff(indptr) < 0).any():
+            raise ValueError("index pointer is not a valid row offset array")
+        if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= n_cols):
+            raise ValueError("column index out of bounds")
+        return cls(data, indices, indptr, shape)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        if self._matrix is None:
+            import scipy.sparse as sp
+
+            self._matrix = sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+        return self._matrix
 
 
 class _Scores(NamedTuple):
@@ -450,8 +510,8 @@ class _Core:
     featurizer: _Featurizer
     weights: NDArray[np.float32]  # n_features × n_classes
     bias: NDArray[np.float32]  # n_classes
-    train_t: sp.csr_matrix  # n_features × n_train
-    oos_t: sp.csr_matrix  # n_features × n_oos
+    train_t: _CsrArrays  # n_features × n_train
+    oos_t: _CsrArrays  # n_features × n_oos
     encoder: TextEncoder | None = None
     dense_weights: F32Array | None = None  # dim × n_classes (already multiplied by DENSE_WEIGHT)
     train_dense: F32Array | None = None  # n_train × dim: training embeddings (similarity index)
@@ -475,6 +535,8 @@ class _Core:
         """Fit on ``rows`` of ``corpus`` (labels ``y``), with ``oos_rows`` as out-of-scope references.
         ``dense`` holds the sentence embeddings of every corpus row when there is an encoder. Also returns the
         function that featurizes other rows of the corpus for this core."""
+        import scipy.sparse as sp
+
         featurizer, x, sparse_rows = _Featurizer.fit(corpus, rows, min_df)
 
         def rows_matrix(which: IntArray) -> _Rows:
@@ -510,8 +572,8 @@ class _Core:
             featurizer,
             np.ascontiguousarray(coef.T),
             intercept,
-            train_t,
-            oos_t,
+            _CsrArrays.of(train_t),
+            _CsrArrays.of(oos_t),
             encoder=encoder,
             dense_weights=dense_weights,
             train_dense=None if dense is None else np.ascontiguousarray(dense[rows]),
@@ -540,8 +602,9 @@ class _Core:
         summed = np.cumsum(terms, axis=0)[-1] if len(idx) else np.zeros(self.weights.shape[1], dtype=kind)
         decision = np.asarray(summed[None, :], dtype=np.float64) + self.bias
         zero = np.zeros(1)
-        return _Scores(decision, _nearest_one(idx, val, self.train_t), _nearest_one(idx, val, self.oos_t), zero,
-                       zero.copy())
+        return _Scores(
+            decision, _nearest_one(idx, val, self.train_t), _nearest_one(idx, val, self.oos_t), zero, zero.copy()
+        )
 
     def scores_of(self, x: _Rows) -> _Scores:
         decision = np.asarray(x.sparse @ self.weights, dtype=np.float64) + self.bias
@@ -555,8 +618,8 @@ class _Core:
                 dense_oos_nearest = _dense_nearest(x.dense, self.oos_dense)
         return _Scores(
             decision,
-            _nearest(x.sparse, self.train_t),
-            _nearest(x.sparse, self.oos_t),
+            _nearest(x.sparse, self.train_t.matrix),
+            _nearest(x.sparse, self.oos_t.matrix),
             dense_nearest,
             dense_oos_nearest,
         )
@@ -573,7 +636,7 @@ def _dense_nearest(x: F32Array, reference: F32Array) -> FloatArray:
     return out
 
 
-def _nearest_one(idx: NDArray[np.int32], val: F32Array, reference_t: sp.csr_matrix) -> FloatArray:
+def _nearest_one(idx: NDArray[np.int32], val: F32Array, reference_t: _CsrArrays) -> FloatArray:
     """:func:`_nearest` of one row given as its indices and data: ``row @ reference_t`` accumulated per column in
     the row's order (as scipy's product), then the highest, at least 0."""
     out = np.zeros(1, dtype=np.float64)
@@ -594,6 +657,8 @@ def _nearest_one(idx: NDArray[np.int32], val: F32Array, reference_t: sp.csr_matr
 
 def _nearest(x: sp.csr_matrix, reference_t: sp.csr_matrix) -> FloatArray:
     """Per row of ``x``, the highest dot product (cosine: rows have unit norm) with a reference column."""
+    import scipy.sparse as sp
+
     out = np.zeros(x.shape[0], dtype=np.float64)
     if reference_t.shape[1] == 0:
         return out
@@ -640,9 +705,7 @@ def _fit_temperature(decision: FloatArray, y: IntArray) -> float:
         logp = log_softmax(decision * math.exp(log_t), axis=1)
         return float(-logp[np.arange(len(y)), y].mean())
 
-    result = minimize_scalar(
-        nll, bounds=(math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)), method="bounded"
-    )
+    result = minimize_scalar(nll, bounds=(math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)), method="bounded")
     return float(math.exp(result.x))
 
 
@@ -1165,7 +1228,7 @@ class IntentModel:
             raise InputError(f"model in {directory} is corrupt: {type(exc).__name__}: {exc}") from None
         if not consistent:
             raise InputError(f"model in {directory} is corrupt: array shapes do not match its metadata")
-        featurizer.transform([""])  # build the lookup tables now, not on the first message
+        featurizer.row("")  # build the lookup tables now, not on the first message
         return model
 
 
@@ -1179,12 +1242,12 @@ def _encoder_versions() -> dict[str, str]:
     return found
 
 
-def _csr_from(arrays: dict[str, NDArray[Any]], prefix: str) -> sp.csr_matrix:
+def _csr_from(arrays: dict[str, NDArray[Any]], prefix: str) -> _CsrArrays:
     shape = tuple(int(v) for v in arrays[f"{prefix}_shape"])
     if len(shape) != 2:
         raise ValueError(f"{prefix}_shape must have two entries")
-    return sp.csr_matrix(
-        (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]), shape=shape
+    return _CsrArrays.checked(
+        arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"], (shape[0], shape[1])
     )
 
 

@@ -18,13 +18,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
 
 from tactful.agents.ngrams import HashedCounts, analyzer, tf_idf_row
 from tactful.errors import ConfigError
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 FORMAT = "tactful-dissatisfaction-lr/1"
 CHAR_FEATURES = 2**17
@@ -104,6 +107,8 @@ class DissatisfactionModel:
         return _vectorizers()
 
     def features(self, texts: Sequence[str], contexts: Sequence[str]) -> sparse.csr_matrix:
+        from scipy import sparse
+
         chars, words, context = self._vectorizers
         x = sparse.hstack([chars.transform(texts), words.transform(texts), context.transform(contexts)], format="csr")
         x.data = np.log1p(x.data) * self.idf[x.indices]  # sublinear tf x idf
@@ -132,6 +137,7 @@ class DissatisfactionModel:
         weights: Iterable[float] | None = None,
         info: dict[str, object] | None = None,
     ) -> DissatisfactionModel:
+        from scipy import sparse
         from sklearn.linear_model import LogisticRegression
 
         probe = cls(idf=np.ones(SIZE, dtype=np.float32), coef=np.zeros(SIZE, dtype=np.float32), intercept=0.0)
