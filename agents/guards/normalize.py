@@ -49,6 +49,13 @@ class NormaliseRules(Strict):
     """Look-alike characters NFKC leaves alone (Cyrillic, Greek), each folded to its Latin letter."""
     leet: dict[str, str] = {}
     """Digits and symbols read as letters inside a word that also has letters (``1gn0r3`` → ``ignore``)."""
+    upside_down: dict[str, str] = {}
+    """Letters turned upside down (``ǝ`` for ``e``; ``p`` and ``d``, ``u`` and ``n`` swap): a message with at
+    least three of the non-Latin ones is read rotated back — flipped and reversed — in place of the backwards
+    view."""
+    leet_alt: dict[str, str] = {}
+    """Second readings of the ambiguous leet symbols (``1`` and ``|`` are an ``l`` as often as an ``i``:
+    ``th|s 1lm`` → ``this llm``): read as a view of its own, only when a word mixes letters with one of them."""
     decode_min_chars: int = Field(default=16, ge=8)
     """The shortest base64 run worth decoding; hex needs eight bytes."""
     decoded_min_letters: float = Field(default=0.7, ge=0.0, le=1.0)
@@ -105,12 +112,14 @@ def _table(mapping: Mapping[str, str]) -> dict[int, str]:
     return table
 
 
-def unleet(text: str, rules: NormaliseRules) -> str:
-    """Words that mix letters with leet digits/symbols, read as letters; other words unchanged."""
+def unleet(text: str, rules: NormaliseRules, *, alt: bool = False) -> str:
+    """Words that mix letters with leet digits/symbols, read as letters; other words unchanged. With ``alt``, the
+    ambiguous symbols take their second reading (``leet_alt``)."""
     if not rules.leet:
         return text
-    table = _table(rules.leet)
-    symbols = set(rules.leet)
+    mapping = {**rules.leet, **rules.leet_alt} if alt else rules.leet
+    table = _table(mapping)
+    symbols = set(mapping)
 
     def one(m: re.Match[str]) -> str:
         word = m.group(0)
@@ -171,17 +180,24 @@ def rot13(text: str) -> str:
     return codecs.encode(text, "rot_13")
 
 
-FRAGMENTS_AT = 4  # views()[FRAGMENTS_AT:] are the decoded fragments
+FRAGMENTS_AT = 5  # views()[FRAGMENTS_AT:] are the decoded fragments
 REVERSED_MAX_CHARS = 600  # only a short message is also read backwards ("DENWP neeb evah I")
 
 
 def views(text: str, rules: NormaliseRules) -> list[str]:
     """The readings of ``text`` a detector matches, in fixed places: 0 folded (the main view); 1 with leetspeak
-    read as letters; 2 rot13 of the folded text; 3 a short message read backwards ("" when longer); then each
-    decoded base64/hex fragment, folded. A view equal to an earlier one adds nothing to match."""
+    read as letters; 2 rot13 of the folded text; 3 a short message read backwards ("" when longer); 4 leetspeak
+    with the ambiguous symbols' second reading ("" when it reads as 1); then each decoded base64/hex fragment,
+    folded. A view equal to an earlier one adds nothing to match."""
     folded = fold(text, rules)
     backwards = folded[::-1] if len(folded) <= REVERSED_MAX_CHARS else ""
-    return [folded, unleet(folded, rules), rot13(folded), backwards,
+    if rules.upside_down and len(folded) <= REVERSED_MAX_CHARS and (
+        sum(text.count(c) for c in rules.upside_down if not c.isascii()) >= 3
+    ):
+        backwards = fold(text[: rules.max_chars].translate(_table(rules.upside_down))[::-1], rules)
+    leet = unleet(folded, rules)
+    alt = unleet(folded, rules, alt=True) if rules.leet_alt and any(c in folded for c in rules.leet_alt) else ""
+    return [folded, leet, rot13(folded), backwards, "" if alt == leet else alt,
             *(fold(f, rules) for f in decoded_fragments(text[: rules.max_chars], rules))]
 
 
