@@ -161,7 +161,14 @@ class OpenAIEngine:
         outcome, usage = await self._shared_analysis(request.turn_key, request.text, earlier)
         if outcome.analysis is None:
             return offline.model_copy(update={"degraded": True, "usage": usage})
-        return merge_intent(offline, outcome.analysis, usage=usage, trust=self.settings.analysis_trust)
+        return merge_intent(
+            offline,
+            outcome.analysis,
+            usage=usage,
+            trust=self.settings.analysis_trust,
+            taxonomy=self.taxonomy,
+            text=request.text,
+        )
 
     async def assess(self, request: SentimentRequest) -> SentimentResult:
         offline = await off_loop(self.fallback.assess_now, request)
