@@ -68,7 +68,7 @@ def merge_intent(
         return offline.model_copy(update={"usage": usage})
     confidence = analysis.confidence
     if trust == "arbitrate":
-        confidence = _arbitrated_confidence(offline, analysis, taxonomy)
+        confidence = _arbitrated_confidence(offline, analysis)
     runner = analysis.runner_up if analysis.runner_up != analysis.intent else None
     if runner is None:
         runner_conf = 0.0
@@ -92,20 +92,18 @@ def merge_intent(
     return merged
 
 
-def _arbitrated_confidence(offline: IntentResult, analysis: Analysis, taxonomy: Taxonomy | None) -> float:
+def _arbitrated_confidence(offline: IntentResult, analysis: Analysis) -> float:
     """How sure the bot is of the model's pick among the offline candidates: never surer than the model says, nor
     than the offline classifier's calibrated confidence in its best reading — the model reorders the shortlist, it
-    does not turn a guess into an issue the bot engaged (whose corrections would count as failed answers). Two
-    readings keep the offline probability of the label itself: the runner-up of a message the offline model found
-    out of scope (its own probability is all the evidence there is), and a high-risk label — a high-risk guess
-    never hands off by itself below the policy's confidence, whichever engine made it; the explicit triggers (a
-    person asked for, fraud, legal, safety, repeated failure) are the guards' and still hand off at once."""
-    label = analysis.intent
+    does not turn a guess into an issue the bot engaged (whose corrections would count as failed answers), nor a
+    high-risk guess into a handoff: below the policy's bar a high-risk label asks its one question, whichever engine
+    read it (the model is asked only below ``offline_confidence_skip``, 0.8 by default, the policy's high-risk bar);
+    the explicit triggers (a person asked for, fraud, legal, safety, repeated failure) are the guards' and still
+    hand off at once. The runner-up of a message the offline model found out of scope keeps its own probability:
+    it is all the evidence there is."""
     support = offline.confidence
-    if label == offline.runner_up and label != offline.label:
-        spec = taxonomy.by_name.get(label) if taxonomy is not None else None
-        if offline.out_of_scope or (spec is not None and spec.risk == "high"):
-            support = offline.runner_up_confidence
+    if offline.out_of_scope and analysis.intent == offline.runner_up:
+        support = offline.runner_up_confidence
     return round(min(analysis.confidence, support), 4)
 
 
