@@ -29,7 +29,6 @@ async def _turn(text: str, cid: str) -> TurnResult:
     [
         "could you chat with me in greek",
         "speak to me in swedish please",
-        "can I get the answers in vietnamese",
         "can you write to me in czech",
     ],
 )
@@ -40,10 +39,26 @@ async def test_a_request_for_another_language_gets_the_honest_answer_not_a_hando
     assert result.reply is not None and "English" in result.reply and '"agent"' in result.reply
 
 
+async def test_a_less_clear_language_request_is_answered_or_asked_about_never_handed_off() -> None:
+    # "the answers in vietnamese" also reads as a how-to question: the bot may ask which, offering the language
+    result = await _turn("can I get the answers in vietnamese", "lang-unclear")
+    assert not _handed_off(result), result.decision
+    assert result.reply is not None and ("English" in result.reply or "another language" in result.reply)
+
+
 @pytest.mark.parametrize("text", ["do you know any romanian", "I'd feel easier writing in ukrainian"])
 async def test_a_language_the_examples_never_name_is_at_worst_out_of_scope(text: str) -> None:
     # no word of it is in the intent's examples, so the evidence check keeps it a guess: never a handoff
     result = await _turn(text, f"lang-unknown:{text}")
+    assert not _handed_off(result), result.decision
+
+
+@pytest.mark.parametrize(
+    "text", ["recommend a greek taverna near the station", "a swedish crime series for tonight", "czech beer prices"]
+)
+async def test_a_nationality_in_an_errand_is_no_language_request(text: str) -> None:
+    result = await _turn(text, f"lang-errand:{text}")
+    assert result.intent is not None and result.intent["label"] != "language_request"
     assert not _handed_off(result), result.decision
 
 
