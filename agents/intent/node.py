@@ -22,7 +22,7 @@ CARRY_MAX_WORDS = 8
 UNPLACED_BELOW = 0.2  # a message of any length this unsure of every intent, mid-issue, is about that issue
 UNPLACED_MAX_WORDS = 40
 EVENT_HINT_BELOW = 0.5  # below this text confidence, an event of this turn that implies an intent decides
-NOT_AN_ISSUE = {"human_request", "bot_identity", "language_request"}
+NOT_AN_ISSUE = {"human_request", "bot_identity"}
 _ORDINALS = {"first": 0, "former": 0, "second": 1, "latter": 1}
 # A bare number picks an option only when it is the whole answer ("2", "option 1", "the first one"): in "just one
 # for a regular ride" or "one more question" it is a quantity, not a choice.
