@@ -198,7 +198,9 @@ async def test_success_sends_the_json_schema_and_both_specialists_share_one_call
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
     assert "password_reset" in fmt["json_schema"]["schema"]["properties"]["intent"]["enum"]
     assert "out_of_scope" in fmt["json_schema"]["schema"]["properties"]["intent"]["enum"]
-    assert intent.source == "model" and intent.label == "password_reset" and intent.confidence == 0.93
+    assert intent.source == "model" and intent.label == "password_reset"
+    offline = eng.fallback.classify_now(intent_request())  # the model picks the label; the classifier says how sure
+    assert intent.confidence == round(min(0.93, offline.confidence), 4)
     assert intent.runner_up == "account_lockout"
     assert sentiment.source == "model" and sentiment.state["hurried"] is True
     assert not intent.degraded and not sentiment.degraded
@@ -230,6 +232,54 @@ async def test_a_label_outside_the_offline_shortlist_is_outvoted_unless_the_mode
     assert kept.label == offline.label and kept.source == "offline" and kept.usage is not None
     trusted = await engine(settings(analysis_trust="override")).classify(intent_request(key="c:2"))
     assert trusted.label == stray and trusted.source == "model"
+
+
+def _agreeing(confidence: float = 0.95, **fields: Any) -> httpx.Response:
+    return completion(json.dumps({**ANALYSIS, "confidence": confidence, "runner_up": None, **fields}))
+
+
+async def test_a_model_cannot_make_an_offline_guess_surer_than_the_classifier_is(llm: respx.Route) -> None:
+    # The offline classifier leans to one reading with less than even odds; a small model that agrees and says
+    # 0.95 picks the label, not how sure the bot is: the calibrated confidence stands (and a lower one the
+    # model gives stands too). With analysis_trust=override the model's own confidence is trusted.
+    text = "my payment did not go through and now the amount is wrong"
+    eng = engine()
+    offline = eng.fallback.classify_now(intent_request(text))
+    assert not offline.out_of_scope and 0.15 < offline.confidence < 0.6
+    llm.mock(return_value=_agreeing(intent=offline.label))
+    merged = await eng.classify(intent_request(text))
+    assert merged.label == offline.label and merged.source == "model"
+    assert merged.confidence == pytest.approx(offline.confidence, abs=1e-4)
+    llm.mock(return_value=_agreeing(0.1, intent=offline.label))
+    assert (await eng.classify(intent_request(text, key="c:2"))).confidence == 0.1
+    llm.mock(return_value=_agreeing(intent=offline.label))
+    trusted = await engine(settings(analysis_trust="override")).classify(intent_request(text, key="c:3"))
+    assert trusted.confidence == 0.95
+
+
+async def test_a_model_pick_with_no_word_of_its_intent_is_capped_like_the_offline_guess(llm: respx.Route) -> None:
+    # A detail of an errand the bot does not cover shares no content word with the intent it lands in: offline
+    # that placement is capped (out_of_scope.evidence), and the model agreeing with it is capped the same way.
+    text = "no, the later one, the one at noon"
+    eng = engine()
+    cap = eng.taxonomy.out_of_scope.evidence.cap
+    offline = eng.fallback.classify_now(intent_request(text))
+    assert not offline.out_of_scope and offline.confidence > cap
+    llm.mock(return_value=_agreeing(intent=offline.label, runner_up=offline.runner_up))
+    merged = await eng.classify(intent_request(text))
+    assert merged.label == offline.label and merged.confidence == cap
+    assert merged.runner_up is None and merged.runner_up_confidence == 0.0
+
+
+async def test_the_runner_up_of_an_out_of_scope_message_keeps_its_own_probability(llm: respx.Route) -> None:
+    text = "no wait, two adults and one child"
+    eng = engine()
+    offline = eng.fallback.classify_now(intent_request(text))
+    assert offline.out_of_scope and offline.runner_up is not None
+    llm.mock(return_value=_agreeing(intent=offline.runner_up))
+    merged = await eng.classify(intent_request(text))
+    assert merged.label == offline.runner_up and not merged.out_of_scope
+    assert merged.confidence <= offline.runner_up_confidence
 
 
 async def test_a_sentiment_on_the_other_side_of_the_offline_reading_is_outvoted(llm: respx.Route) -> None:
@@ -535,6 +585,60 @@ async def test_a_failing_model_never_loses_the_turn(llm: respx.Route) -> None:
     assert llm.call_count == 3  # analysis: 2 tries; reply: the 1 request left of the turn's budget of 3
     assert result.degraded
     assert result.reply
+
+
+def _model_agreeing_with_offline(confidence: float = 0.95) -> Any:
+    """A small model's habit: the offline classifier's top label, always sure."""
+    offline = shared_context().offline
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body.get("stream"):
+            return sse(["Here is what I can tell you."])
+        text = body["messages"][-1]["content"].split("Latest message:\n", 1)[1].strip()
+        label = offline.classify_now(IntentRequest(turn_key="x", text=text)).label
+        return _agreeing(confidence, intent=label, sentiment="calm", frustration=0.1, urgency=0.1, hurried=False)
+
+    return answer
+
+
+async def test_corrections_of_an_errand_the_bot_does_not_cover_are_not_failures_on_the_model_either(
+    llm: respx.Route,
+) -> None:
+    # Each detail of a car rental lands, offline, in some intent at a low guess or with no word of it; a model
+    # that agreed with every one at 0.95 turned them into an engaged issue whose corrections counted as failed
+    # answers, and the second correction handed off as repeated_failure. Offline, every turn is out of scope.
+    llm.mock(side_effect=_model_agreeing_with_offline())
+    ctx = _model_context(settings())
+    runner = SupportRunner(compile_support_graph(InMemorySaver()), lambda tenant: ctx)
+    turns = [
+        "I need a rental car at the airport for the weekend",
+        "a small one, automatic please",
+        "no, pick it up on friday evening instead",
+        "no, I said friday evening, not saturday",
+        "actually make it a bigger one for five people",
+    ]
+    for text in turns:
+        result = await runner.turn("g-rental", text)
+        assert result.action != "escalate" and result.mode == "bot", (text, result.decision)
+    assert llm.call_count >= len(turns)  # the model was asked: this is the model engine's rule, not the fallback's
+
+
+async def test_a_high_risk_reading_of_the_model_asks_first_and_a_trigger_still_hands_off(llm: respx.Route) -> None:
+    # Offline: billing_dispute (high risk) below even odds. A model sure of it does not hand off by itself: the
+    # bot asks its one discriminating question, as offline. Legal words are a trigger: a handoff at once,
+    # whatever the model says.
+    text = "my card was charged but the order never arrived"
+    offline = shared_context().offline.classify_now(intent_request(text))
+    assert shared_context().bundle.taxonomy.by_name[offline.label].risk == "high" and offline.confidence < 0.8
+    llm.mock(side_effect=_model_agreeing_with_offline(0.97))
+    ctx = _model_context(settings())
+    runner = SupportRunner(compile_support_graph(InMemorySaver()), lambda tenant: ctx)
+    asked = await runner.turn("g-risk", text)
+    assert asked.action == "clarify" and asked.mode == "bot", asked.decision
+    assert asked.intent is not None and asked.intent["source"] == "model"
+    legal = await runner.turn("g-legal", "a lawyer will hear about this charge")
+    assert legal.action == "escalate" and legal.mode == "human"
 
 
 # ---------------------------------------------------------------------- handoff summary

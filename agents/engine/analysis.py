@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from tactful.agents.engine.seam import IntentResult, SentimentResult
+from tactful.agents.intent.evidence import weigh_evidence
+from tactful.agents.policy.files import Taxonomy
 from tactful.agents.state import OOS_LABEL, SentimentLabel, SentimentState, SentimentTurn, Trend, Usage
 
 
@@ -44,17 +46,29 @@ Trust = Literal["arbitrate", "override"]
 
 
 def merge_intent(
-    offline: IntentResult, analysis: Analysis, *, usage: Usage | None, trust: Trust = "arbitrate"
+    offline: IntentResult,
+    analysis: Analysis,
+    *,
+    usage: Usage | None,
+    trust: Trust = "arbitrate",
+    taxonomy: Taxonomy | None = None,
+    text: str = "",
 ) -> IntentResult:
-    """The model's label and confidence; the runner-up's confidence comes from the offline model if known.
+    """The model's label; with ``trust="override"`` its confidence too, the runner-up's from the offline model if
+    known.
 
     With ``trust="arbitrate"`` (the default) the model arbitrates between the offline classifier's own candidates
     (its label, its runner-up, out of scope when it found the message outside the taxonomy) and cannot bring in a
     label the offline model gave no weight: a small model's pick from outside the shortlist (a bot-identity
     question read as ``password_reset``, an errand as ``account_update``) is outvoted and the offline reading
-    stands. ``"override"`` trusts the model with the whole label set (a strong hosted model)."""
+    stands. The model picks the label, not how sure the bot is (:func:`_arbitrated_confidence`): a small model
+    says 0.9 about a guess, and the policy's bars (failures that count, a high-risk handoff) read confidence.
+    ``"override"`` trusts the model with the whole label set and its own confidence (a strong hosted model)."""
     if trust == "arbitrate" and analysis.intent not in _shortlist(offline):
         return offline.model_copy(update={"usage": usage})
+    confidence = analysis.confidence
+    if trust == "arbitrate":
+        confidence = _arbitrated_confidence(offline, analysis)
     runner = analysis.runner_up if analysis.runner_up != analysis.intent else None
     if runner is None:
         runner_conf = 0.0
@@ -64,15 +78,33 @@ def merge_intent(
         runner_conf = offline.runner_up_confidence
     else:
         runner_conf = round((1.0 - analysis.confidence) / 2, 4)
-    return IntentResult(
+    merged = IntentResult(
         label=analysis.intent,
-        confidence=analysis.confidence,
+        confidence=confidence,
         runner_up=runner,
-        runner_up_confidence=min(runner_conf, analysis.confidence),
+        runner_up_confidence=min(runner_conf, confidence),
         out_of_scope=analysis.intent == OOS_LABEL,
         source="model",
         usage=usage,
     )
+    if trust == "arbitrate" and taxonomy is not None:
+        merged = weigh_evidence(taxonomy, merged, text)
+    return merged
+
+
+def _arbitrated_confidence(offline: IntentResult, analysis: Analysis) -> float:
+    """How sure the bot is of the model's pick among the offline candidates: never surer than the model says, nor
+    than the offline classifier's calibrated confidence in its best reading — the model reorders the shortlist, it
+    does not turn a guess into an issue the bot engaged (whose corrections would count as failed answers), nor a
+    high-risk guess into a handoff: below the policy's bar a high-risk label asks its one question, whichever engine
+    read it (the model is asked only below ``offline_confidence_skip``, 0.8 by default, the policy's high-risk bar);
+    the explicit triggers (a person asked for, fraud, legal, safety, repeated failure) are the guards' and still
+    hand off at once. The runner-up of a message the offline model found out of scope keeps its own probability:
+    it is all the evidence there is."""
+    support = offline.confidence
+    if offline.out_of_scope and analysis.intent == offline.runner_up:
+        support = offline.runner_up_confidence
+    return round(min(analysis.confidence, support), 4)
 
 
 def _shortlist(offline: IntentResult) -> set[str]:

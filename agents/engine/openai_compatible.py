@@ -81,9 +81,7 @@ class AnalysisOutcome:
 @dataclass
 class _Shared:
     task: asyncio.Task[AnalysisOutcome]
-    claimed: bool = (
-        False  # the first specialist to read the outcome reports its usage; the other reports none
-    )
+    claimed: bool = False  # the first specialist to read the outcome reports its usage; the other reports none
 
 
 class OpenAIEngine:
@@ -161,7 +159,14 @@ class OpenAIEngine:
         outcome, usage = await self._shared_analysis(request.turn_key, request.text, earlier)
         if outcome.analysis is None:
             return offline.model_copy(update={"degraded": True, "usage": usage})
-        return merge_intent(offline, outcome.analysis, usage=usage, trust=self.settings.analysis_trust)
+        return merge_intent(
+            offline,
+            outcome.analysis,
+            usage=usage,
+            trust=self.settings.analysis_trust,
+            taxonomy=self.taxonomy,
+            text=request.text,
+        )
 
     async def assess(self, request: SentimentRequest) -> SentimentResult:
         offline = await off_loop(self.fallback.assess_now, request)
@@ -169,9 +174,7 @@ class OpenAIEngine:
         earlier = bool(request.prior_user_texts)
         if not self.wants_model(gate) or self._about_the_conversation(request.text, has_previous=earlier):
             return offline
-        outcome, usage = await self._shared_analysis(
-            request.turn_key, request.text, list(request.prior_user_texts)
-        )
+        outcome, usage = await self._shared_analysis(request.turn_key, request.text, list(request.prior_user_texts))
         if outcome.analysis is None:
             return offline.model_copy(update={"degraded": True, "usage": usage})
         return merge_sentiment(
@@ -346,9 +349,7 @@ class OpenAIEngine:
         facts = {
             "reason": request.reason.replace("_", " "),
             "intent": f"{i['label']} (confidence {i['confidence']:.2f})" if i else "unknown",
-            "sentiment": f"{s['label']}, frustration {s['frustration']:.2f}, {s['trend']}"
-            if s
-            else "unknown",
+            "sentiment": f"{s['label']}, frustration {s['frustration']:.2f}, {s['trend']}" if s else "unknown",
             "account": ", ".join(f"{k} {v}" for k, v in request.context.items()) or "unknown",
             "tried": "; ".join(request.tried[-6:]) or "nothing yet",
         }

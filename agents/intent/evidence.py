@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from tactful.agents.engine.seam import IntentResult
 from tactful.agents.policy.files import IntentSpec, Taxonomy
 
 _WORD = re.compile(r"[a-z][a-z0-9']*")
@@ -65,3 +66,13 @@ def has_evidence(taxonomy: Taxonomy, label: str, text: str) -> bool:
     if vocabulary is None:
         return True
     return bool(content_stems(text, taxonomy.out_of_scope.evidence.ignore_words) & vocabulary)
+
+
+def weigh_evidence(taxonomy: Taxonomy, result: IntentResult, text: str) -> IntentResult:
+    """A placement whose message shares no content word with its intent is a guess: its confidence is capped
+    (``out_of_scope.evidence.cap``) and its runner-up dropped — a choice between two guesses is no question worth
+    asking. Out-of-scope answers and placements at or below the cap pass unchanged."""
+    cap = taxonomy.out_of_scope.evidence.cap
+    if cap <= 0.0 or result.out_of_scope or result.confidence <= cap or has_evidence(taxonomy, result.label, text):
+        return result
+    return result.model_copy(update={"confidence": cap, "runner_up": None, "runner_up_confidence": 0.0})

@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 from tactful.agents.content import own_words
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, IntentResult
-from tactful.agents.intent.evidence import has_evidence
+from tactful.agents.intent.evidence import weigh_evidence
 from tactful.agents.policy.files import DialogueActs
 from tactful.agents.state import OOS_LABEL, IntentCandidate, IntentState, SupportState
 
@@ -93,18 +93,12 @@ def _placed(previous: IntentState | None, acts: DialogueActs) -> bool:
 
 def _weigh_evidence(ctx: TurnContext, result: IntentResult, text: str) -> IntentResult:
     """An offline placement with no content word in common with its intent is a guess: cap its confidence
-    (``out_of_scope.evidence``). The model engine reads meaning, not words, and keeps its confidence."""
-    cap = ctx.bundle.taxonomy.out_of_scope.evidence.cap
-    if (
-        cap <= 0.0
-        or result.out_of_scope
-        or result.source != "offline"
-        or result.confidence <= cap
-        or has_evidence(ctx.bundle.taxonomy, result.label, text)
-    ):
+    (``out_of_scope.evidence``). The model engine's arbitration caps its own pick the same way
+    (``agents/engine/analysis.py``); a model trusted with the whole label set (``analysis_trust=override``) reads
+    meaning, not words, and keeps its confidence."""
+    if result.source != "offline":
         return result
-    # no runner-up either: a choice between two guesses is no question worth asking
-    return result.model_copy(update={"confidence": cap, "runner_up": None, "runner_up_confidence": 0.0})
+    return weigh_evidence(ctx.bundle.taxonomy, result, text)
 
 
 def to_state(ctx: TurnContext, result: IntentResult, *, source: str | None = None) -> IntentState:
