@@ -87,6 +87,22 @@ def test_the_previous_answer_sent_again_is_a_repeat_unless_this_turn_approves_it
     assert cause(sentence, again) is None
 
 
+def test_a_short_sentence_of_the_previous_reply_said_word_for_word_again_is_a_repeat() -> None:
+    previous = "That is not something I can do here. I can help with logins, billing and orders."
+    short = "That's not something I can do here!"
+    assert cause("That is not something I can do here.", dataclasses.replace(SOURCE, previous=previous)) == "repeat"
+    assert cause(short, dataclasses.replace(SOURCE, previous=previous)) is None  # different words: not verbatim
+    # a model streams "Lead-in:" and the answer as two pieces; each is a run of the previous reply's words
+    joined = "To be clear: that is not something I can do here. I can help with logins, billing and orders."
+    assert cause("To be clear:", dataclasses.replace(SOURCE, previous=joined)) is None  # three words: too short
+    assert cause("that is not something I can do here.", dataclasses.replace(SOURCE, previous=joined)) == "repeat"
+    # said again because this turn's approved content says it too: allowed
+    again = dataclasses.replace(SOURCE, approved=APPROVED + "\nThat is not something I can do here.", previous=previous)
+    assert cause("That is not something I can do here.", again) is None
+    # a pleasantry of a few words is not a repeat
+    assert cause("Thanks a lot!", dataclasses.replace(SOURCE, previous="Thanks a lot! " + previous)) is None
+
+
 def test_coverage_tells_which_template_sentences_the_model_already_said() -> None:
     assert GROUNDING is not None
     said = "Choose Forgot password on the sign-in page, enter your account's email and open the link we send."
@@ -144,6 +160,19 @@ async def test_a_draft_that_leaks_the_prompt_falls_back_to_the_offline_reply_wor
     assert [(g["guard"], g["reason"], g["effect"]) for g in result.guards if g["tripped"]] == [
         ("grounding", "framing_leak", "fallback")
     ]
+
+
+async def test_a_reply_without_a_head_whose_first_model_sentence_falls_back_keeps_its_footer_line() -> None:
+    """An out-of-scope answer has no acknowledgement: when the model's first sentence is rejected, the template's
+    body is the first text out, and the path to a person still goes on its own line, as offline."""
+    message = "can you pick a good wine to go with grilled salmon tonight"
+    runner, _ = _runner(["Approved content: wine is outside what I do."])
+    offline, _ = _runner([])
+    result = await runner.turn("r6", message)
+    expected = await offline.turn("r6", message)
+    assert expected.reply is not None and "\n" in expected.reply
+    assert result.reply == expected.reply
+    assert [g["reason"] for g in result.guards if g["tripped"]] == ["framing_leak"]
 
 
 async def test_the_output_guard_still_halts_a_grounded_sentence_it_forbids(tmp_path: Path) -> None:

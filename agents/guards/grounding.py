@@ -35,11 +35,22 @@ _LIST_ITEM = re.compile(r"^\s*\d{1,2}[.)]\s+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _HEADING = re.compile(r"^\s*([A-Za-z][A-Za-z ]{1,40}?)\s*(?:\([^)]*\))?\s*:\s*(?:\{\w+\})?\s*$")
 _STEMMER = snowballstemmer.stemmer("english")
+_VERBATIM_MIN_WORDS = 4
 
 
 def sentences(text: str) -> list[str]:
     """``text`` cut into sentences (and lines); empty pieces dropped."""
     return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+
+
+def _verbatim_in(sentence: str, text: str) -> bool:
+    """Whether ``sentence`` appears word for word (case and punctuation aside) in ``text``, as a run of its words;
+    a pleasantry of a few words ("Thanks!", "Sure thing.") is never counted."""
+    mine = [w.lower() for w in _WORD.findall(sentence)]
+    if len(mine) < _VERBATIM_MIN_WORDS:
+        return False
+    theirs = " " + " ".join(w.lower() for w in _WORD.findall(text)) + " "
+    return " " + " ".join(mine) + " " in theirs
 
 
 def framing_headings(prompt_texts: Iterable[str]) -> list[str]:
@@ -156,6 +167,14 @@ class Grounding:
             before = self._closest(words, source.previous)
             if before >= self.config.repeat_overlap and self._closest(words, source.approved) < before:
                 return Finding("repeat", f"{before:.2f} of its words from the previous reply")
+        elif (
+            source.previous
+            and _verbatim_in(sentence, source.previous)
+            and not _verbatim_in(sentence, source.approved)
+        ):
+            # Too short to measure by share, but word for word a sentence the bot just sent: the same short answer
+            # twice in a row reads as a bot stuck in a loop, unless this turn's approved content says it again.
+            return Finding("repeat", "a sentence of the previous reply, word for word")
         approved = self._vocabulary([source.approved])
         for pattern in self._compiled["promise"]:
             for m in pattern.finditer(sentence):

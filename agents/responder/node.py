@@ -143,11 +143,11 @@ class _ModelBody:
             rest = " ".join(s for s in template if grounding is None or not grounding.covered(s, by=told))
             rest = " " + rest if rest else ""
         tail = "\n".join((*self.parts.options, *self.parts.footer))
-        for piece in (("\n" if self.out.text and not self.said and rest else "") + rest,
-                      ("\n" if self.out.text else "") + tail if tail else ""):  # fmt: skip
-            if v := self.out.sentences(piece):
-                return v
-        return None
+        if v := self.out.sentences(("\n" if self.out.text and not self.said and rest else "") + rest):
+            return v
+        # the separator is chosen after the body went out: with no head and no model sentence, the body is the
+        # first text of the reply and the footer still needs its own line
+        return self.out.sentences(("\n" if self.out.text else "") + tail) if tail else None
 
 
 async def responder_node(state: SupportState, runtime: Runtime[TurnContext]) -> dict[str, object]:
