@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = load_signal_config(args.signals)
     off = SentimentReasoner(config.model_copy(update={"learned": LearnedChannel()}))
+    first = config.first_learned_model()  # the first-message model, when the signals name one
     sgd = load_sgd(args.data / "uss" / "SGD.txt")
     tune = [(i, sgd[i]) for i in TUNE_DIALOGUES if i < len(sgd)]
 
@@ -87,8 +88,12 @@ def main(argv: list[str] | None = None) -> int:
                            prior_bot_texts=request.prior_bot_texts)
         previous[index] = state
         assert off.last_context is not None
+        first_p = None
+        if first is not None and not off.last_context.bot_spoke:
+            first_p = first.score(request.text, off.last_context)
         rows.append({"fold": index % 5, "text": request.text, "ctx": context_tokens(request.text, off.last_context),
                      "classes": off.last_context.classes, "bot_spoke": off.last_context.bot_spoke, "state": state,
+                     "first_p": first_p, "events": bool(request.events),
                      "truth": sgd[index][request.turn - 1].dissatisfied})
 
     # Training rows as `tactful sentiment fit` builds them.
@@ -121,12 +126,16 @@ def main(argv: list[str] | None = None) -> int:
             flags = []
             for r, p in zip(rows, probability, strict=True):
                 state = r["state"]
-                # The grid is for turns after the bot has spoken; a first message keeps the shipped first calibration.
+                # The grid is for turns after the bot has spoken; a first message keeps the shipped first calibration
+                # (and, when the signals name one, the first-message model and its veto, as the reasoner reads it).
                 w, f = (weight, floor) if r["bot_spoke"] else config.learned.calibration(bot_spoke=False)
-                learned = 0.0 if off_for & set(r["classes"]) else w * max(0.0, (p - f) / (1 - f))
+                q = p if r["first_p"] is None else r["first_p"]
+                learned = 0.0 if off_for & set(r["classes"]) else w * max(0.0, (q - f) / (1 - f))
+                vetoed = (r["first_p"] is not None and not off_for & set(r["classes"]) and not r["events"]
+                          and r["first_p"] < config.learned.first_veto)
                 dissatisfaction = 1 - (1 - state["frustration"]) * (1 - learned)
                 label = off._label(state["score"], state["frustration"], dissatisfaction=dissatisfaction,
-                                   distressed=state["label"] == "distressed")
+                                   distressed=state["label"] == "distressed", vetoed=vetoed)
                 flags.append(label in FLAGGED)
             flag = np.array(flags)
             tp = int((flag & truth).sum())

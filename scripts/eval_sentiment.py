@@ -5,7 +5,8 @@
     python scripts/eval_sentiment.py benign [--data DIR]
 
 ``goemotions``: single-turn frustration on GoEmotions dev against its negative group (anger, annoyance,
-disappointment, disapproval, disgust), next to plain VADER.
+disappointment, disapproval, disgust; ``--group broad``: GoEmotions' own negative sentiment group, which adds
+sadness, fear, nervousness, remorse, grief and embarrassment), next to plain VADER.
 
 ``sgd``: the USS Schema-Guided-Dialogue set (1,000 dialogues, every user turn rated 1-5 by three annotators; a
 mean <= 2.5 is a dissatisfied turn). Each dialogue's user turns are replayed turn by turn through the real support
@@ -35,7 +36,7 @@ from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from tactful.agents.sentiment.corpus import (
-    NEGATIVE,
+    GROUPS,
     REPORT_DIALOGUES,
     TUNE_DIALOGUES,
     Exchange,
@@ -93,7 +94,7 @@ def _single(reasoner: SentimentReasoner, text: str) -> SentimentState:
 def goemotions(args: argparse.Namespace) -> dict[str, object]:
     config = load_signal_config(args.signals)
     reasoner = SentimentReasoner(config)
-    rows = load_goemotions(args.data or SHARED / "goemotions", "dev")
+    rows = load_goemotions(args.data or SHARED / "goemotions", "dev", args.group)
     truth = [label for _, label in rows]
     states = [_single(reasoner, text) for text, _ in rows]
     frustration = [s["frustration"] for s in states]
@@ -105,7 +106,7 @@ def goemotions(args: argparse.Namespace) -> dict[str, object]:
         "dataset": "goemotions/dev.tsv",
         "n": len(rows),
         "positives": sum(truth),
-        "positive_labels": sorted(NEGATIVE),
+        "positive_labels": sorted(GROUPS[args.group]),
         "product_flag": {**at_threshold(truth, flag), "false_positive_rate": false_positive_rate(truth, flag)},
         "reasoner_frustration": {
             "roc_auc": round(float(roc_auc_score(truth, frustration)), 4),
@@ -275,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     ge = sub.add_parser("goemotions", help="single-turn F1 on GoEmotions dev (negative group)")
     ge.add_argument("--data", type=Path, default=None, help="folder with dev.tsv and labels.json")
+    ge.add_argument("--group", choices=sorted(GROUPS), default="narrow",
+                    help="negative group: narrow (anger, annoyance, disappointment, disapproval, disgust) or broad "
+                         "(GoEmotions' own: also sadness, fear, nervousness, remorse, grief, embarrassment)")
     sg = sub.add_parser("sgd", help="dissatisfied-turn F1 on USS SGD replayed through the support graph")
     sg.add_argument("--data", type=Path, default=None, help="SGD.txt")
     sg.add_argument("--part", choices=["tune", "report", "all"], default="report")

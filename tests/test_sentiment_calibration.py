@@ -72,10 +72,10 @@ def test_the_channel_moves_the_label_only_whatever_the_model_says() -> None:
     assert _assess(sure, text)[0] != "frustrated"
 
 
-def test_a_first_message_needs_stronger_evidence_than_a_reply_to_the_bot() -> None:
-    """Before the bot has said anything there is no conversation to be dissatisfied with: the same rating of the
-    same words flags a reply to the bot, not an opening message."""
-    reasoner = SentimentReasoner(load_signal_config(), learned=_Fixed(p=0.75))
+def test_a_first_message_is_read_by_its_own_model_not_by_the_dialogue_one() -> None:
+    """Before the bot has said anything there is no conversation to be dissatisfied with: the dialogue model's
+    rating flags a reply to the bot, while an opening message is read by the first-message model (a comment)."""
+    reasoner = SentimentReasoner(load_signal_config(), learned=_Fixed(p=0.75), first=_Fixed(p=0.1))
     text = "and what about the one from April"
     opening = reasoner.assess(text, turn=1, previous=None, prior_user_texts=[], events=[], last_bot_action=None,
                               failures=0)

@@ -176,3 +176,19 @@ def test_angry_capitals_are_still_shouting(reasoner: SentimentReasoner) -> None:
 def test_a_polite_decline_is_calm(reasoner: SentimentReasoner, text: str) -> None:
     state = after_bot(reasoner, text, bot=["Would you like me to set a reminder?"], action="clarify")
     assert state["label"] not in FLAGGED
+
+
+@pytest.mark.parametrize(
+    "text", ["Could you try again for Thursday at 6 in the evening?", "try it again with three people", "try again"]
+)
+def test_asking_for_a_retry_is_steering_not_a_correction(reasoner: SentimentReasoner, text: str) -> None:
+    """A retry asked for (with or without a new detail) is a failed bot turn, counted, but no unhappy customer."""
+    state = after_bot(reasoner, text)
+    assert not {"correction", "rejected_answer"} & set(state["markers"])
+    assert failure_signals(state["markers"], last_action="respond")
+    assert state["frustration"] < reasoner.config.labels.negative
+
+
+def test_a_retry_after_a_no_is_still_a_correction(reasoner: SentimentReasoner) -> None:
+    state = after_bot(reasoner, "Nope, try again.")
+    assert "correction" in state["markers"]

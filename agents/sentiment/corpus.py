@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
     from tactful.agents.state import SentimentState
 
 NEGATIVE = frozenset({"anger", "annoyance", "disappointment", "disapproval", "disgust"})
+# GoEmotions' own sentiment grouping of its negative emotions: the dissatisfied ones above plus sadness, fear and
+# the rest of the non-anger negativity. The first-message model is fitted on it; a sad or anxious opening message
+# is no calm one.
+NEGATIVE_BROAD = NEGATIVE | frozenset({"embarrassment", "fear", "grief", "nervousness", "remorse", "sadness"})
+GROUPS = {"narrow": NEGATIVE, "broad": NEGATIVE_BROAD}
 TUNE_DIALOGUES = range(0, 500)
 REPORT_DIALOGUES = range(500, 1000)
 # SGD system acts that ask the user something (the graph's "clarify"); the rest answer.
@@ -72,17 +78,29 @@ def load_sgd(path: Path) -> list[list[Exchange]]:
     return dialogues
 
 
-def load_goemotions(data_dir: Path, split: str = "dev") -> list[tuple[str, bool]]:
-    """(comment, in the negative group) for ``split`` (train, dev)."""
+def load_goemotions_rows(data_dir: Path, split: str = "dev") -> list[tuple[str, frozenset[str], str]]:
+    """(comment, its emotion labels, its id) for ``split`` (train, dev)."""
     names: list[str] = json.loads((data_dir / "labels.json").read_text(encoding="utf-8"))
-    rows: list[tuple[str, bool]] = []
+    rows: list[tuple[str, frozenset[str], str]] = []
     for line in (data_dir / f"{split}.tsv").read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
-        text, ids, _ = line.split("\t")
-        labels = {names[int(i)] for i in ids.split(",") if i}
-        rows.append((_PLACEHOLDER.sub(lambda m: m.group(1).capitalize(), text), bool(labels & NEGATIVE)))
+        text, ids, row_id = line.split("\t")
+        labels = frozenset(names[int(i)] for i in ids.split(",") if i)
+        rows.append((_PLACEHOLDER.sub(lambda m: m.group(1).capitalize(), text), labels, row_id))
     return rows
+
+
+def load_goemotions(data_dir: Path, split: str = "dev", group: str = "narrow") -> list[tuple[str, bool]]:
+    """(comment, in the negative ``group``: ``narrow`` (:data:`NEGATIVE`) or ``broad``) for ``split``."""
+    positive = GROUPS[group]
+    return [(text, bool(labels & positive)) for text, labels, _ in load_goemotions_rows(data_dir, split)]
+
+
+def goemotions_tune_row(row_id: str) -> bool:
+    """Whether a GoEmotions train row is in the fifth kept out of the first-message model's fit, on which its
+    calibration is chosen (a stable hash of the row's id, so the split is the same on every machine)."""
+    return zlib.crc32(row_id.encode()) % 5 == 0
 
 
 def bot_action(system_act: str | None) -> str | None:

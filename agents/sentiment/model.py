@@ -263,6 +263,13 @@ class LearnedChannel(Strict):
     # dialogues have no dissatisfied first message to choose these by: a first message keeps its own calibration.
     first_weight: float | None = Field(default=None, ge=0, le=1)  # None: ``weight``
     first_floor: float | None = Field(default=None, ge=0, lt=1)  # None: ``floor``
+    # A first message is read by a model of its own when one is named (``tactful sentiment fit-first``: negative
+    # emotion in single comments, GoEmotions train, against support requests): an opening message is a comment,
+    # not a reply in a dialogue. Below ``first_veto`` that model's probability, an opening message does not read
+    # ``negative`` on its words alone (valence and markers, which the model reads as context tokens); with an
+    # event it still can, and ``frustrated`` and ``distressed`` are the rules' and stay.
+    first_model: str | None = None
+    first_veto: float = Field(default=0.0, ge=0, lt=1)
 
     def calibration(self, *, bot_spoke: bool) -> tuple[float, float]:
         """(weight, floor) for a turn, by whether the bot has spoken yet."""
@@ -295,7 +302,17 @@ class SignalConfig(Strict):
         spec = self.learned
         if spec.model is None or spec.weight <= 0:
             return None
-        path = Path(spec.model)
+        return self._load(spec.model)
+
+    def first_learned_model(self) -> DissatisfactionModel | None:
+        """The first-message model (``learned.first_model``), or None when first messages use ``learned.model``."""
+        spec = self.learned
+        if spec.first_model is None or spec.calibration(bot_spoke=False)[0] <= 0:
+            return None
+        return self._load(spec.first_model)
+
+    def _load(self, name: str) -> DissatisfactionModel:
+        path = Path(name)
         return load_model(path if path.is_absolute() else self._directory / path)
 
 
@@ -390,9 +407,17 @@ def least_squares_slope(values: Sequence[float]) -> float:
 class SentimentReasoner:
     """Scores a conversation's sentiment turn by turn from text, markers, events, history."""
 
-    def __init__(self, config: SignalConfig, *, learned: DissatisfactionModel | None = None) -> None:
+    def __init__(
+        self,
+        config: SignalConfig,
+        *,
+        learned: DissatisfactionModel | None = None,
+        first: DissatisfactionModel | None = None,
+    ) -> None:
         self.config = config
         self._learned = learned if learned is not None else config.learned_model()
+        # A model given for the dialogue reads first messages too unless a first-message model is given with it.
+        self._first = first if first is not None else (None if learned is not None else config.first_learned_model())
         self.last_context: TurnContext | None = None  # the learned channel's view of the last turn (for fitting)
         self._compound = BoundedValence(window_words=config.limits.window_words, max_words=config.limits.max_words)
         restated = config.markers.restated
@@ -480,7 +505,7 @@ class SentimentReasoner:
         )
         self.last_context = context
         text_frustration = _noisy_or([self._valence(score), *marker_weights])
-        learned = self._learned_weight(text, context)
+        learned, vetoed = self._learned_weight(text, context)
 
         event_frustration, event_urgency = self._event_pressure(events, turn=turn, now=_parse_time(now))
         earlier = list(previous["history"]) if previous else []
@@ -495,6 +520,9 @@ class SentimentReasoner:
             event_frustration *= cfg.carry.relief_event_factor
             event_urgency *= cfg.carry.relief_event_factor
         frustration = _noisy_or([text_frustration, carry, event_frustration])
+        # The first-message model reads the words and the markers they fire (its context tokens), not events or a
+        # carry: it can overrule what the words say, not what happened.
+        vetoed = vetoed and event_frustration <= 0 and carry <= 0
 
         timed = lowered
         for pattern in cfg.urgency.compiled_calm:
@@ -531,7 +559,7 @@ class SentimentReasoner:
             "frustration": frustration,
             "urgency": urgency,
             "label": self._label(score, frustration, dissatisfaction=_noisy_or([frustration, learned]),
-                                 distressed=distressed),
+                                 distressed=distressed, vetoed=vetoed),
             "hurried": hurried,
             "markers": markers,
             "trend": trend,
@@ -611,15 +639,18 @@ class SentimentReasoner:
             return (kept[-1]["frustration"], kept[-1]["urgency"]) if kept else (0.0, 0.0)
         return previous["frustration"], previous["urgency"]
 
-    def _learned_weight(self, text: str, context: TurnContext) -> Weight:
+    def _learned_weight(self, text: str, context: TurnContext) -> tuple[Weight, bool]:
+        """(the channel's weight in the label's noisy-OR, whether the first-message model vetoes ``negative``)."""
         spec = self.config.learned
-        if self._learned is None or any(name in spec.off_for for name in context.classes):
-            return 0.0
+        model = self._learned if context.bot_spoke or self._first is None else self._first
+        if model is None or any(name in spec.off_for for name in context.classes):
+            return 0.0, False
         weight, floor = spec.calibration(bot_spoke=context.bot_spoke)
         if weight <= 0:
-            return 0.0
-        p = self._learned.score(text, context)
-        return weight * max(0.0, (p - floor) / (1.0 - floor))
+            return 0.0, False
+        p = model.score(text, context)
+        vetoed = model is self._first and p < spec.first_veto
+        return weight * max(0.0, (p - floor) / (1.0 - floor)), vetoed
 
     def _valence(self, score: float) -> Weight:
         spec = self.config.valence
@@ -758,9 +789,12 @@ class SentimentReasoner:
                 return math.pow(0.5, minutes / cfg.half_life_minutes)
         return 1.0
 
-    def _label(self, score: float, frustration: float, *, dissatisfaction: float, distressed: bool) -> Label:
+    def _label(
+        self, score: float, frustration: float, *, dissatisfaction: float, distressed: bool, vetoed: bool = False
+    ) -> Label:
         """``dissatisfaction`` is frustration with the learned channel folded in: it can make a turn ``negative``
-        (or keep it from ``positive``), never ``frustrated``, so it moves no handoff rule."""
+        (or keep it from ``positive``), never ``frustrated``, so it moves no handoff rule. ``vetoed``: the
+        first-message model rates an opening message clearly not negative, so its valence alone does not flag it."""
         cfg = self.config.labels
         if distressed:
             return "distressed"
@@ -769,6 +803,8 @@ class SentimentReasoner:
         # Relief ("found it, thank you!") reads as positive while some earlier frustration is still fading.
         if score >= cfg.positive_score and dissatisfaction < cfg.positive_max_frustration:
             return "positive"
+        if vetoed:
+            return "calm"
         if dissatisfaction >= cfg.negative or score <= cfg.negative_score:
             return "negative"
         return "calm"
