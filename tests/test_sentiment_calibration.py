@@ -3,13 +3,9 @@ the learned channel's shipped calibration (weight and floor chosen by cross-vali
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
-
-from tactful.agents.sentiment.learned import DissatisfactionModel, TurnContext
 from tactful.agents.sentiment.model import LearnedChannel, SentimentReasoner, load_signal_config
 from tactful.agents.sentiment.node import failure_signals
+from tests.sentiment_helpers import FixedModel
 
 EARLIER = ["I need the invoice for the March order sent to my email"]
 BOT = ["Here is how to find invoices: Settings, Billing, History."]
@@ -40,21 +36,8 @@ def test_asking_again_with_another_cue_still_reads_negative() -> None:
     assert label == "negative"
 
 
-@dataclass
-class _Fixed(DissatisfactionModel):
-    """A model that rates every turn ``p`` (the channel's calibration is what is under test)."""
-
-    p: float = 0.5
-    idf: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.float32))
-    coef: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.float32))
-    intercept: float = 0.0
-
-    def score(self, text: str, ctx: TurnContext) -> float:
-        return self.p
-
-
 def _with_model(p: float) -> str:
-    reasoner = SentimentReasoner(load_signal_config(), learned=_Fixed(p=p))
+    reasoner = SentimentReasoner(load_signal_config(), learned=FixedModel(p=p))
     return _assess(reasoner, "and what about the one from April")[0]
 
 
@@ -67,7 +50,7 @@ def test_the_shipped_channel_flags_a_turn_the_model_rates_three_in_four_and_not_
 def test_the_channel_moves_the_label_only_whatever_the_model_says() -> None:
     config = load_signal_config()
     text = "and what about the one from April"
-    sure = SentimentReasoner(config, learned=_Fixed(p=0.99))
+    sure = SentimentReasoner(config, learned=FixedModel(p=0.99))
     assert _assess(sure, text)[1] == _assess(_rules_only(), text)[1]
     assert _assess(sure, text)[0] != "frustrated"
 
@@ -75,7 +58,7 @@ def test_the_channel_moves_the_label_only_whatever_the_model_says() -> None:
 def test_a_first_message_is_read_by_its_own_model_not_by_the_dialogue_one() -> None:
     """Before the bot has said anything there is no conversation to be dissatisfied with: the dialogue model's
     rating flags a reply to the bot, while an opening message is read by the first-message model (a comment)."""
-    reasoner = SentimentReasoner(load_signal_config(), learned=_Fixed(p=0.75), first=_Fixed(p=0.1))
+    reasoner = SentimentReasoner(load_signal_config(), learned=FixedModel(p=0.75), first=FixedModel(p=0.1))
     text = "and what about the one from April"
     opening = reasoner.assess(text, turn=1, previous=None, prior_user_texts=[], events=[], last_bot_action=None,
                               failures=0)

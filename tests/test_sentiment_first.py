@@ -3,12 +3,8 @@ remorse, worry as well as anger), and a plain request whose words merely sound n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
-
-from tactful.agents.sentiment.learned import DissatisfactionModel, TurnContext
 from tactful.agents.sentiment.model import SentimentReasoner, load_signal_config
+from tests.sentiment_helpers import FixedModel
 
 FLAGGED = {"negative", "frustrated", "distressed"}
 
@@ -20,22 +16,11 @@ def _opening(reasoner: SentimentReasoner, text: str) -> tuple[str, float]:
     return state["label"], state["frustration"]
 
 
-@dataclass
-class _Fixed(DissatisfactionModel):
-    p: float = 0.5
-    idf: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.float32))
-    coef: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.float32))
-    intercept: float = 0.0
-
-    def score(self, text: str, ctx: TurnContext) -> float:
-        return self.p
-
-
 def _with_first(p: float) -> SentimentReasoner:
     config = load_signal_config()
     main = config.learned_model()
     assert main is not None
-    return SentimentReasoner(config, learned=main, first=_Fixed(p=p))
+    return SentimentReasoner(config, learned=main, first=FixedModel(p=p))
 
 
 def test_the_shipped_signals_name_a_first_message_model_fitted_on_the_broad_negative_group() -> None:
