@@ -47,6 +47,9 @@ class NormaliseRules(Strict):
     """Only this much of a message is read; a longer one is cut (the rest is not the customer typing)."""
     homoglyphs: dict[str, str] = {}
     """Look-alike characters NFKC leaves alone (Cyrillic, Greek), each folded to its Latin letter."""
+    letter_runs: list[str] = []
+    """The first letter (the ``A``) of an A–Z run of symbol letters NFKC leaves alone — negative circled and
+    squared capitals (``🅐``, ``🅰``), regional indicators (``🇦``): each run is read as the Latin capitals."""
     leet: dict[str, str] = {}
     """Digits and symbols read as letters inside a word that also has letters (``1gn0r3`` → ``ignore``)."""
     upside_down: dict[str, str] = {}
@@ -79,6 +82,8 @@ def fold(text: str, rules: NormaliseRules) -> str:
     text = _INVISIBLE.sub("", text)
     if rules.homoglyphs:
         text = text.translate(_table(rules.homoglyphs))
+    if rules.letter_runs and any(ord(c) > 0xFFFF for c in text):
+        text = text.translate(_runs_table(tuple(rules.letter_runs)))
     if any(ord(c) > 0x7F for c in text):
         text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
         text = unicodedata.normalize("NFC", text)
@@ -109,6 +114,16 @@ def _table(mapping: Mapping[str, str]) -> dict[int, str]:
     table = _tables.get(key)
     if table is None:
         table = _tables[key] = {ord(k): v for k, v in mapping.items() if len(k) == 1}
+    return table
+
+
+_run_tables: dict[tuple[str, ...], dict[int, str]] = {}
+
+
+def _runs_table(runs: tuple[str, ...]) -> dict[int, str]:
+    table = _run_tables.get(runs)
+    if table is None:
+        table = _run_tables[runs] = {ord(a) + i: chr(ord("A") + i) for a in runs if len(a) == 1 for i in range(26)}
     return table
 
 
