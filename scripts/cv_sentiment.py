@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--goemotions", type=int, default=20000)
     parser.add_argument("--goemotions-weight", type=float, default=0.3)
     parser.add_argument("--max-calm", type=float, default=0.057, help="most calm turns flagged (share)")
+    parser.add_argument("--veto", type=float, default=None,
+                        help="the dialogue model's veto (default: the signals' learned.veto)")
     args = parser.parse_args(argv)
 
     config = load_signal_config(args.signals)
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = np.array([r["truth"] for r in rows])
     grid = []
     off_for = set(config.learned.off_for)
+    veto = config.learned.veto if args.veto is None else args.veto
     for weight in WEIGHTS:
         for floor in FLOORS:
             flags = []
@@ -133,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                 learned = 0.0 if off_for & set(r["classes"]) else w * max(0.0, (q - f) / (1 - f))
                 vetoed = (r["first_p"] is not None and not off_for & set(r["classes"]) and not r["events"]
                           and r["first_p"] < config.learned.first_veto)
+                # After the bot has spoken, the dialogue model's veto (no marker, no event), as the reasoner reads it.
+                vetoed = vetoed or (r["bot_spoke"] and not off_for & set(r["classes"]) and not r["events"]
+                                    and not state["markers"] and p < veto)
                 dissatisfaction = 1 - (1 - state["frustration"]) * (1 - learned)
                 label = off._label(state["score"], state["frustration"], dissatisfaction=dissatisfaction,
                                    distressed=state["label"] == "distressed", vetoed=vetoed)

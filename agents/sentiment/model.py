@@ -270,6 +270,10 @@ class LearnedChannel(Strict):
     # event it still can, and ``frustrated`` and ``distressed`` are the rules' and stay.
     first_model: str | None = None
     first_veto: float = Field(default=0.0, ge=0, lt=1)
+    # Once the bot has spoken: below ``veto`` the dialogue model's probability, a turn with no marker and no event
+    # does not read ``negative`` on its valence alone (VADER reads "stop", "missing", "fee" in a plain question as
+    # negative). A turn with a marker, ``frustrated`` and ``distressed`` are the rules' and stay.
+    veto: float = Field(default=0.0, ge=0, lt=1)
 
     def calibration(self, *, bot_spoke: bool) -> tuple[float, float]:
         """(weight, floor) for a turn, by whether the bot has spoken yet."""
@@ -522,7 +526,9 @@ class SentimentReasoner:
         frustration = _noisy_or([text_frustration, carry, event_frustration])
         # The first-message model reads the words and the markers they fire (its context tokens), not events or a
         # carry: it can overrule what the words say, not what happened.
-        vetoed = vetoed and event_frustration <= 0 and carry <= 0
+        # The dialogue model's veto reads only this turn's valence: the carry is left to it (a turn that keeps 0.35 of
+        # an earlier frustration is not negative on that alone, the carry stays in ``frustration``), events are not.
+        vetoed = vetoed and event_frustration <= 0 and (carry <= 0 or context.bot_spoke)
 
         timed = lowered
         for pattern in cfg.urgency.compiled_calm:
@@ -649,7 +655,10 @@ class SentimentReasoner:
         if weight <= 0:
             return 0.0, False
         p = model.score(text, context)
-        vetoed = model is self._first and p < spec.first_veto
+        if model is self._first:
+            vetoed = p < spec.first_veto
+        else:
+            vetoed = context.bot_spoke and not context.markers and p < spec.veto
         return weight * max(0.0, (p - floor) / (1.0 - floor)), vetoed
 
     def _valence(self, score: float) -> Weight:
