@@ -13,7 +13,7 @@ from tests.sentiment_helpers import FixedModel
 # Plain questions after an answer, each with a word VADER reads as negative: the valence alone would flag them.
 QUESTIONS = (
     "Does the train stop in Denver, and is there a fee for luggage?",
-    "Which cinema is showing The Missing Piece tonight?",
+    "Which cinema is showing The Lonely Hours tonight?",
 )
 
 

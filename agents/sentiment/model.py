@@ -22,6 +22,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from tactful.agents.sentiment.dialogue import CORRECTION, DIALOGUE_CODES, SARCASM, DialogueConfig, DialogueReader
 from tactful.agents.sentiment.learned import DissatisfactionModel, TurnContext, load_model
@@ -145,11 +146,20 @@ class Markers(Strict):
     distress: DistressMarker
 
 
+class ProblemWords(Strict):
+    """Words that name the state of a product or an account ("fails", "error", "broken"): in support traffic they
+    describe the issue, not how the person feels about it, so their lexicon valence is scaled by ``scale``."""
+
+    scale: float = Field(default=1.0, ge=0, le=1)
+    words: list[str] = Field(default_factory=list)
+
+
 class Valence(Strict):
     weight: float = Field(ge=0, le=1)
     floor: float = Field(ge=0, lt=1)
     exponent: float = Field(gt=0)
     lean: float = Field(default=0.0, ge=0, le=0.2)
+    problem_words: ProblemWords = Field(default_factory=ProblemWords)
 
 
 class Limits(Strict):
@@ -408,6 +418,16 @@ def least_squares_slope(values: Sequence[float]) -> float:
 # --------------------------------------------------------------------------- the reasoner
 
 
+def _analyzer(config: SignalConfig) -> SentimentIntensityAnalyzer:
+    """VADER with the problem words' valence scaled (its lexicon is the instance's own dict)."""
+    analyzer = SentimentIntensityAnalyzer()
+    problem = config.valence.problem_words
+    for word in problem.words:
+        if word in analyzer.lexicon:
+            analyzer.lexicon[word] *= problem.scale
+    return analyzer
+
+
 class SentimentReasoner:
     """Scores a conversation's sentiment turn by turn from text, markers, events, history."""
 
@@ -423,7 +443,9 @@ class SentimentReasoner:
         # A model given for the dialogue reads first messages too unless a first-message model is given with it.
         self._first = first if first is not None else (None if learned is not None else config.first_learned_model())
         self.last_context: TurnContext | None = None  # the learned channel's view of the last turn (for fitting)
-        self._compound = BoundedValence(window_words=config.limits.window_words, max_words=config.limits.max_words)
+        self._compound = BoundedValence(
+            window_words=config.limits.window_words, max_words=config.limits.max_words, analyzer=_analyzer(config)
+        )
         restated = config.markers.restated
         self._synonyms = {_normalize(k): _normalize(v) for k, v in restated.synonyms.items()}
         self._ignore = {_normalize(word) for word in restated.ignore_words}
