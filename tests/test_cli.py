@@ -39,3 +39,10 @@ def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str])
         cli.main(["bogus"])
     assert exit_.value.code == 2
     assert "invalid choice: 'bogus'" in capsys.readouterr().err
+
+
+def test_python_dash_m_tactful_is_the_same_command_line() -> None:
+    ok = subprocess.run([sys.executable, "-m", "tactful", "--help"], capture_output=True, text=True)
+    assert ok.returncode == 0 and all(name in ok.stdout for name in cli.COMMANDS)
+    bad = subprocess.run([sys.executable, "-m", "tactful", "bogus"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid choice: 'bogus'" in bad.stderr

@@ -1,0 +1,5 @@
+"""``python -m tactful``: the same command line as the ``tactful`` script."""
+
+from tactful.cli import main
+
+raise SystemExit(main())
