@@ -294,6 +294,7 @@ class TurnService:
             events=events,
             context=context,
             message_id=message.message_id,
+            events_too=handle.stream,  # a JSON answer drops the events: the graph need not stream them
         ):
             if isinstance(item, TurnResult):
                 result = item
