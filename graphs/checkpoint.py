@@ -193,11 +193,11 @@ async def open_checkpointer(
             await saver.setup()
         yield saver
         return
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from tactful.graphs.sqlite_saver import OneTripSqliteSaver
 
     path = sqlite_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    async with AsyncSqliteSaver.from_conn_string(str(path)) as sqlite_saver:
+    async with OneTripSqliteSaver.from_conn_string(str(path)) as sqlite_saver:
         async with migration_lock(settings):
             await sqlite_saver.setup()  # also switches the file to WAL
         await tune_sqlite_saver(sqlite_saver, settings)

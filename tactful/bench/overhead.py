@@ -2,10 +2,11 @@
 of no-op nodes, same fan-out, same checkpointer), plus the time split between the specialists and the
 checkpointer.
 
-Both graphs run on their own SQLite file through ``AsyncSqliteSaver``, in interleaved blocks so both see the same
-machine conditions; the reported per-turn times are the medians of the block means. The split times each
-specialist called directly (no graph) and, inside the real support turns, the wall time spent in the
-checkpointer's write (``aput``, ``aput_writes``) and read (``aget_tuple``) calls.
+Both graphs run on their own SQLite file through the product's checkpointer (``OneTripSqliteSaver``, an
+``AsyncSqliteSaver``), in interleaved blocks so both see the same machine conditions; the reported per-turn times
+are the medians of the block means. The split times each specialist called directly (no graph) and, inside the
+real support turns, the wall time spent in the checkpointer's write (``aput``, ``aput_writes``) and read
+(``aget_tuple``) calls.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.memory import InMemoryStore
 from langgraph.store.sqlite.aio import AsyncSqliteStore
@@ -38,6 +38,7 @@ from tactful.bench.common import JSON, Section, Target, progress, section
 from tactful.bench.markdown import fmt, table
 from tactful.graphs.checkpoint import tune_sqlite_saver
 from tactful.graphs.runner import SupportRunner
+from tactful.graphs.sqlite_saver import OneTripSqliteSaver
 from tactful.graphs.support import build_support_graph, compile_support_graph
 from tactful.settings import Settings
 
@@ -56,10 +57,10 @@ MESSAGES = [
 ]
 
 
-class TimedSqliteSaver(AsyncSqliteSaver):
-    """``AsyncSqliteSaver`` that measures the wall time during which at least one write (``aput``,
-    ``aput_writes``) is in flight — LangGraph issues writes concurrently, so their durations overlap and are
-    not summed — and the time spent in reads (``aget_tuple``)."""
+class TimedSqliteSaver(OneTripSqliteSaver):
+    """The product's SQLite checkpointer (``OneTripSqliteSaver``) that measures the wall time during which at
+    least one write (``aput``, ``aput_writes``) is in flight — LangGraph issues writes concurrently, so their
+    durations overlap and are not summed — and the time spent in reads (``aget_tuple``)."""
 
     write_s: float = 0.0
     writes: int = 0
@@ -262,7 +263,7 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
         "conversations": conversations,
         "turns_per_conversation": per_conv,
         "support_turns_by_outcome": dict(sorted(mix.items())),
-        "checkpointer": "AsyncSqliteSaver (file)",
+        "checkpointer": "OneTripSqliteSaver (file)",
         "support_turn_us": round(support_s * 1e6, 1),
         "bare_turn_us": round(bare_s * 1e6, 1),
         "ratio": round(support_s / bare_s, 3),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ import aiosqlite
 from tactful.agents.state import AccountContext, Event, HandoffPacket
 from tactful.graphs.checkpoint import PgPool
 from tactful.graphs.runner import TurnResult
+from tactful.graphs.sqlite_saver import one_trip
 from tactful.service.models import HandoffOut, HandoffStatus, WebhookStatus
 
 Row = dict[str, Any]
@@ -129,11 +131,17 @@ class SqliteDatabase:
         return cls(conn)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
+        args = tuple(params)
+
+        def run(db: sqlite3.Connection) -> int:  # one round trip to the connection's thread, not two
+            cursor = db.execute(sql, args)
+            try:
+                return cursor.rowcount
+            finally:
+                cursor.close()
+
         async with self.lock:
-            cursor = await self.conn.execute(sql, tuple(params))
-            count = cursor.rowcount
-            await cursor.close()
-            return count
+            return await one_trip(self.conn, run)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         async with self.lock:

@@ -25,7 +25,7 @@ from typing import Any
 
 from langgraph.types import RunnableConfig, StateSnapshot
 
-from tactful.agents.engine.offload import off_loop
+from tactful.agents.engine.offload import INLINE_MAX_CHARS, off_loop
 from tactful.agents.state import AccountContext, Event, SupportState
 from tactful.errors import ConversationBusyError, TactfulError, WorkerBusyError
 from tactful.graphs.runner import StreamEvent, SupportRunner, TurnResult, result_from_state, thread_id
@@ -228,7 +228,11 @@ class TurnService:
         person: str | None = None
         streamed = logged = False
         try:
-            text, context, events = await off_loop(self._masked, message, datetime.now(UTC))
+            if len(message.text) <= INLINE_MAX_CHARS and not message.events and message.context is None:
+                # a short message alone: masking it costs less than the pool's two thread switches
+                text, context, events = self._masked(message, datetime.now(UTC))
+            else:
+                text, context, events = await off_loop(self._masked, message, datetime.now(UTC))
             person = str(context["account_id"]) if context and context.get("account_id") else None
             if person:  # events that arrived before the person had a conversation
                 held, held_context = await self.store.take_person_events(tenant, person)
@@ -294,6 +298,7 @@ class TurnService:
             events=events,
             context=context,
             message_id=message.message_id,
+            events_too=handle.stream,  # a JSON answer drops the events: the graph need not stream them
         ):
             if isinstance(item, TurnResult):
                 result = item

@@ -1,0 +1,95 @@
+"""The one-round-trip SQLite checkpointer reads and writes exactly what LangGraph's ``AsyncSqliteSaver`` does,
+and the service's statements report the same row counts, in fewer calls to aiosqlite's connection thread."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from tactful.graphs.checkpoint import open_checkpointer
+from tactful.graphs.runner import SupportRunner
+from tactful.graphs.sqlite_saver import OneTripSqliteSaver
+from tactful.graphs.support import compile_support_graph
+from tactful.service.store import SqliteDatabase
+from tactful.settings import Settings
+from tests.support_helpers import shared_context
+
+
+def _comparable(tup: Any) -> Any:
+    if tup is None:
+        return None
+    return (tup.config, tup.checkpoint, tup.metadata, tup.parent_config, tup.pending_writes)
+
+
+async def test_reads_and_writes_the_same_checkpoints_as_langgraphs_saver(tmp_path: Path) -> None:
+    ctx = shared_context()
+    ctx = dataclasses.replace(ctx, settings=ctx.settings.model_copy(update={"durability": "sync"}))
+    path = str(tmp_path / "c.db")
+    async with OneTripSqliteSaver.from_conn_string(path) as ours:
+        runner = SupportRunner(compile_support_graph(ours), lambda tenant: ctx)
+        await runner.turn("a", "I forgot my password")  # every step checkpointed, with pending writes
+        await runner.turn("a", "it still does not work")
+        config = {"configurable": {"thread_id": "default:a", "checkpoint_ns": ""}}
+        mine = [t async for t in ours.alist(config)]  # type: ignore[arg-type]
+        latest = await ours.aget_tuple(config)  # type: ignore[arg-type]
+        by_id = [await ours.aget_tuple(t.config) for t in mine]
+        missing = await ours.aget_tuple({"configurable": {"thread_id": "default:none", "checkpoint_ns": ""}})
+    async with AsyncSqliteSaver.from_conn_string(path) as theirs:
+        assert _comparable(latest) == _comparable(await theirs.aget_tuple(config))  # type: ignore[arg-type]
+        assert [_comparable(t) for t in by_id] == [_comparable(await theirs.aget_tuple(t.config)) for t in mine]
+        assert missing is None
+        assert await theirs.aget_tuple({"configurable": {"thread_id": "default:none", "checkpoint_ns": ""}}) is None
+        assert any(t.pending_writes for t in by_id)  # the comparison covered pending writes too
+        assert latest is not None and latest.checkpoint["id"] == mine[0].checkpoint["id"]
+    # and LangGraph's saver reads what ours wrote: the same turn's state either way
+    async with AsyncSqliteSaver.from_conn_string(path) as theirs:
+        values = (await compile_support_graph(theirs).aget_state(config)).values  # type: ignore[arg-type]
+    assert values["turn"] == 2
+
+
+async def test_the_product_checkpointer_is_the_one_trip_saver(tmp_path: Path) -> None:
+    async with open_checkpointer(Settings(data_dir=tmp_path)) as saver:
+        assert isinstance(saver, OneTripSqliteSaver)
+
+
+async def test_a_turn_costs_fewer_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: Counter[str] = Counter()
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["all"] += 1
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    ctx = shared_context()
+
+    async def trips(cls: type[AsyncSqliteSaver], name: str) -> int:
+        async with cls.from_conn_string(str(tmp_path / f"{name}.db")) as saver:
+            runner = SupportRunner(compile_support_graph(saver), lambda tenant: ctx)
+            await runner.turn("t", "I forgot my password")  # set-up and the first checkpoint
+            calls.clear()
+            await runner.turn("t", "it still does not work")
+            return calls["all"]
+
+    assert await trips(OneTripSqliteSaver, "ours") < await trips(AsyncSqliteSaver, "theirs")
+
+
+async def test_statements_report_their_row_counts(tmp_path: Path) -> None:
+    db = await SqliteDatabase.open(tmp_path / "s.db")
+    try:
+        assert await db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)") in (-1, 0)
+        assert await db.execute("INSERT INTO t VALUES (?, ?), (?, ?)", ("a", 1, "b", 2)) == 2
+        assert await db.execute("UPDATE t SET v = v + 1 WHERE k = ?", ("a",)) == 1
+        assert await db.execute("DELETE FROM t WHERE k = ?", ("none",)) == 0
+        assert await db.fetchall("SELECT k, v FROM t ORDER BY k") == [{"k": "a", "v": 2}, {"k": "b", "v": 2}]
+        with pytest.raises(aiosqlite.IntegrityError):
+            await db.execute("INSERT INTO t VALUES (?, ?)", ("a", 9))
+        assert await db.fetchall("SELECT v FROM t WHERE k = 'a'") == [{"v": 2}]
+    finally:
+        await db.aclose()
