@@ -95,6 +95,7 @@ def test_more_kinds_of_harm_made_to_order_trip_the_class(text: str) -> None:
         "My friend keeps telling me to gamble, how do I block gambling payments on my card?",
         "Write a review of the new plan for our team newsletter",
         "Sort the customer list by country and flag the duplicates",
+        "Write a post arguing the late fees should be eliminated",  # fired before this round ("should be eliminated")
     ],
 )
 def test_harm_look_alikes_in_support_traffic_fire_no_layer(text: str) -> None:
