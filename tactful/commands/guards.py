@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tactful.agents.content import split_message
-from tactful.agents.guards.corpus import Part, Row, rows, tuning_fold
+from tactful.agents.guards.corpus import DEFAULT_SOURCES, Part, Row, rows, tuning_fold
 from tactful.agents.guards.injection import InjectionDetector, Where, load_detector
 from tactful.agents.guards.learned import InjectionModel
 from tactful.agents.guards.normalize import learned_document, views
@@ -59,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                      help="false-positive rate allowed on the tuning fold's support messages (default 0: none)")
     fit.add_argument("--max-fp-pasted", type=float, default=0.01,
                      help="false-positive rate allowed on the tuning fold's clean pasted e-mails (default 0.01)")
+    fit.add_argument("--place", choices=("both", "own", "pasted"), default="both",
+                     help="both: one model for own words and pasted parts (default); own: the own-words model, "
+                          "with the team's hard negatives (policies/injection.negatives.yaml); pasted: the "
+                          "pasted-content model (the default sources, no team negatives; only its pasted threshold "
+                          "is stored)")
     fit.set_defaults(func=run_fit)
 
     ho = commands.add_parser("heldout", help="write the held-out development rows as JSONL (for eval)")
@@ -74,6 +79,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ev.add_argument("--source-col", default=None, help="column holding the source data set")
     ev.add_argument("--positive", default="1", help="label value(s) of attacks, comma-separated (default 1)")
     ev.add_argument("--model", type=Path, default=None, help="model file (default: the one the policy names)")
+    ev.add_argument("--pasted-model", type=Path, default=None,
+                    help="pasted-content model file (default: the one the policy names, if any)")
     ev.add_argument("--policy-dir", type=Path, default=None, help="policies folder (default: the shipped one)")
     ev.add_argument("--examples", type=int, default=0, help="print up to N misses and false positives to stderr")
     ev.set_defaults(func=run_eval)
@@ -109,19 +116,22 @@ def _lowest(scores: Sequence[float], limit: float) -> float:
 
 
 def choose_thresholds(detector: InjectionDetector, tune: Sequence[Row], *, max_fp_hard: float,
-                      max_fp_support: float, max_fp_pasted: float, floor: float = 0.0) -> dict[str, object]:
+                      max_fp_support: float, max_fp_pasted: float, floor: float = 0.0,
+                      places: Sequence[Where] = ("own", "pasted")) -> dict[str, object]:
     """Thresholds of the learned layer, one per place, chosen on the tuning fold's benign rows (the model scoring
     them was fitted without that fold): the lowest at which each benign kind stays within its false-positive
     budget — hard negatives (neuralchemy benign) and support traffic for the own words, clean e-mails for pasted
-    content. Returns them with the recall they keep on the fold's attacks."""
+    content. Returns them (those of ``places``: a model fitted for one place stores that place's only) with the
+    recall they keep on the fold's attacks."""
     scored = [(r, detector.learned_scores(r.text)) for r in tune]
     benign = [(r, s) for r, s in scored if r.label == 0]
-    hard = [s["own"] for r, s in benign if r.source == "neuralchemy"]
+    hard = [s["own"] for r, s in benign if r.source in ("neuralchemy", "negatives")]
     support = [s["own"] for r, s in benign if r.source in ("banking77", "clinc150", "taxonomy")]
     pasted = [s["pasted"] for r, s in benign if r.source == "bipia"]
     own_t = max(_lowest(hard, max_fp_hard), _lowest(support, max_fp_support), floor)
     pasted_t = max(_lowest(pasted, max_fp_pasted), floor)
-    chosen: dict[Where, float] = {"own": own_t, "pasted": pasted_t}
+    both: dict[Where, float] = {"own": own_t, "pasted": pasted_t}
+    chosen = {w: t for w, t in both.items() if w in places}
     attacks = [s for r, s in scored if r.label == 1]
     caught = sum(s["own"] >= own_t or s["pasted"] >= pasted_t for s in attacks)
     return {"thresholds": chosen, "tuning": {
@@ -131,10 +141,23 @@ def choose_thresholds(detector: InjectionDetector, tune: Sequence[Row], *, max_f
         "fp_pasted": _rate(sum(x >= pasted_t for x in pasted), len(pasted))}}
 
 
+PLACES: dict[str, tuple[Where, ...]] = {"both": ("own", "pasted"), "own": ("own",), "pasted": ("pasted",)}
+
+
+def fit_rows(data: Path, part: Part, place: str) -> list[Row]:
+    """The rows a model for ``place`` is fitted on: the default sources for one model and for the pasted-content
+    model; those plus the team's hard negatives for the own-words model — so the own-words side takes hard
+    negatives without moving the pasted scores. (A pasted model fitted on BIPIA's e-mails alone, attacked against
+    clean, was tried: 32 clean training e-mails are too few — on the tuning fold clean e-mails scored up to 0.93
+    and the learned layer caught 48 % of attacked ones, against 90 % with the default sources; docs/guards.md.)"""
+    return rows(data, part, sources=(*DEFAULT_SOURCES, "negatives") if place == "own" else DEFAULT_SOURCES)
+
+
 def run_fit(args: argparse.Namespace) -> int:
     data = args.data or default_data_dir()
     part: Part = "all" if args.include_heldout else "train"
-    train = rows(data, part)
+    place: str = args.place
+    train = fit_rows(data, part, place)
     detector = load_detector(POLICY_DIR)
     started = time.perf_counter()
     docs = [training_document(detector, r.text, pasted=r.pasted) for r in train]
@@ -143,21 +166,29 @@ def run_fit(args: argparse.Namespace) -> int:
     # 1. thresholds: fit without the tuning fold, choose on it
     fold = [tuning_fold(r) for r in train]
     keep = [i for i, f in enumerate(fold) if not f]
-    detector.model = InjectionModel.fit([docs[i] for i in keep], [labels[i] for i in keep], c=args.c,
-                                        weights=[weights[i] for i in keep])
+    held = InjectionModel.fit([docs[i] for i in keep], [labels[i] for i in keep], c=args.c,
+                              weights=[weights[i] for i in keep], info={"place": place})
+    if place == "pasted":
+        detector.pasted_model = held
+    else:
+        detector.model = held
+        if place == "both":
+            detector.pasted_model = None
     tuned = choose_thresholds(detector, [r for r, f in zip(train, fold, strict=True) if f],
                               max_fp_hard=args.max_fp_hard, max_fp_support=args.max_fp_support,
-                              max_fp_pasted=args.max_fp_pasted, floor=args.min_threshold)
+                              max_fp_pasted=args.max_fp_pasted, floor=args.min_threshold,
+                              places=PLACES[place])
     # 2. the shipped model: the whole part, with the thresholds chosen above
     counts: dict[str, int] = defaultdict(int)
     for r in train:
         counts[f"{r.source}:{'attack' if r.label else 'benign'}"] += 1
     model = InjectionModel.fit(docs, labels, c=args.c, weights=weights,
-                               info={"part": part, "rows": dict(sorted(counts.items())), "c": args.c, **tuned})
+                               info={"part": part, "place": place, "rows": dict(sorted(counts.items())),
+                                     "c": args.c, **tuned})
     out = args.out or default_model_path()
     model.save(out)
-    print(json.dumps({"model": str(out), "bytes": out.stat().st_size, "part": part, "rows": len(train),
-                      "by_source": dict(sorted(counts.items())), **tuned,
+    print(json.dumps({"model": str(out), "bytes": out.stat().st_size, "part": part, "place": place,
+                      "rows": len(train), "by_source": dict(sorted(counts.items())), **tuned,
                       "seconds": round(time.perf_counter() - started, 1)}))
     return 0
 
@@ -260,6 +291,10 @@ def run_eval(args: argparse.Namespace) -> int:
         detector.model = InjectionModel.load(args.model)
     elif detector.model is None and default_model_path().is_file():
         detector.model = InjectionModel.load(default_model_path())
+    if args.pasted_model is not None:
+        if not args.pasted_model.is_file():
+            raise InputError(f"model file not found: {args.pasted_model}")
+        detector.pasted_model = InjectionModel.load(args.pasted_model, place="pasted")
     layers = ["pattern", "indirect", "learned"] if detector.model is not None else ["pattern", "indirect"]
     fired: list[dict[str, bool]] = []
     latency: list[float] = []
