@@ -72,3 +72,39 @@ async def test_two_slips_with_a_confirmation_between_them_do_not_add_up() -> Non
     )
     assert all(r.action != "escalate" for r in results)
     assert results[3].sentiment is not None and results[3].sentiment["label"] != "frustrated"
+
+
+async def test_the_same_request_asked_twice_more_hands_off_with_both_restatements_in_the_packet() -> None:
+    results = await converse(
+        [
+            "Our Okta single sign-on keeps looping me back to the login page",
+            "Okta SSO sends me back to the login page in a loop, every time",
+            "again - the okta single sign on loops back to login",
+        ],
+        cid="restated-twice",
+    )
+    assert [r.mode for r in results[:2]] == ["bot", "bot"]
+    assert results[2].action == "escalate"
+    packet = results[2].handoff
+    assert packet is not None
+    failed = packet.get("failed_turns", [])
+    assert [f["turn"] for f in failed] == [2, 3]
+    assert all("restated" in f["signals"] for f in failed)
+
+
+async def test_a_person_asked_for_after_a_failed_answer_hands_off_at_once_with_that_failure() -> None:
+    results = await converse(
+        [
+            "how do I download last month's invoice",
+            "that doesn't help, the download button is greyed out",
+            "can I talk to a real person please",
+        ],
+        cid="person-after-failure",
+    )
+    assert results[1].mode == "bot"
+    assert results[2].action == "escalate"
+    packet = results[2].handoff
+    assert packet is not None
+    failed = packet.get("failed_turns", [])
+    assert [f["turn"] for f in failed] == [2]
+    assert "rejected_answer" in failed[0]["signals"]
