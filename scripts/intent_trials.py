@@ -2,18 +2,19 @@
 
     python scripts/intent_trials.py tfidf [--folds N] [--data FILE]
     python scripts/intent_trials.py encoder [--folds N] [--data FILE]      # needs pip install -e ".[encoder]"
-    python scripts/intent_trials.py encoder-tune [--folds N] [--epochs E] [--data FILE]   # the same extra
+    python scripts/intent_trials.py encoder-tune [--folds N] [--epochs E] [--top L] [--data FILE]  # same extra
 
 Classifier-only top-label accuracy (no out-of-scope rule) on the product's own 5-fold split
 (``stratified_folds(labels, 5, 0)``); ``--folds N`` scores the first N of the five folds. ``tfidf``: word + char
 TF-IDF variants and linear heads. ``encoder``: TF-IDF + MiniLM x 1.5 with a LinearSVC (the product's encoder
 channel), and that head fused with a k-nearest-neighbour vote over the embeddings, an RBF SVM on the embeddings,
-and TF-IDF + RBF kernels. ``encoder-tune``: fine-tunes all-MiniLM-L6-v2 on each fold's training part only (a
-cross-entropy head on the unit-norm sentence embedding, AdamW, ``--epochs`` epochs, batch 32, max_seq_length 64,
-2 torch threads), then feeds the tuned embeddings to the product's head (TF-IDF + embedding x 1.5, LinearSVC);
-after every epoch it prints that head's accuracy, the tuned embedding alone (LinearSVC) and the tuning head's own
-argmax, with the seconds spent so far, and at the end the frozen-encoder reference on the same fold, one message's
-encoding latency and the tuned weights' size on disk. Prints one line per trial. Run from the repo root
+and TF-IDF + RBF kernels. ``encoder-tune``: fine-tunes the top ``--top L`` (default 2) of all-MiniLM-L6-v2's 6 layers
+on each fold's training part only (the frozen layers' outputs are cached; cross-entropy over a normalised-softmax
+head on the unit-norm sentence embedding, AdamW, ``--epochs`` epochs, batch 32, max_seq_length 64, 2 torch
+threads), then feeds the tuned embeddings to the product's head (TF-IDF + embedding x 1.5, LinearSVC). It prints
+the frozen-encoder reference on the same fold first; after every epoch, that head's accuracy, the tuned embedding
+alone (LinearSVC) and the tuning head's own argmax, with the seconds spent; at the end, one message's encoding
+latency and the tuned model's size on disk. Prints one line per trial. Run from the repo root
 (``PYTHONPATH=.``).
 """
 
