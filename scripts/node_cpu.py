@@ -12,11 +12,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from langgraph.store.sqlite.aio import AsyncSqliteStore
-
 from tactful.bench import overhead as o
 from tactful.graphs.context import build_context
 from tactful.graphs.runner import SupportRunner
+from tactful.graphs.sqlite_saver import OneTripSqliteStore
 from tactful.graphs.support import build_support_graph
 from tactful.settings import Settings
 
@@ -40,7 +39,7 @@ async def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with (
             o._saver(Path(tmp) / "s.db") as cp,
-            AsyncSqliteStore.from_conn_string(str(Path(tmp) / "s.db")) as st,
+            OneTripSqliteStore.from_conn_string(str(Path(tmp) / "s.db")) as st,
         ):
             await st.setup()
             await st.conn.execute("PRAGMA synchronous=NORMAL")
