@@ -13,6 +13,7 @@ matched against a bounded prefix of one line, so the cost is linear in the messa
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -249,6 +250,24 @@ def _merge(text: str, spans: list[tuple[int, int, Kind]]) -> list[Segment]:
     return [Segment(text[start:end], kind, start, end) for start, end, kind in runs]
 
 
+MEMO_MAX_CHARS = 4_000
+"""Messages up to this long are split once per process with the shipped rules and the split remembered
+(:data:`MEMO_SIZE` of them): a turn reads its message's own words in five places (input guards, injection,
+intent, sentiment, policy) and sentiment reads the earlier messages' every turn. The split is a pure function of
+the text and the rules, so a remembered one is the same answer; longer messages (rare) are split every time."""
+MEMO_SIZE = 4_096
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _shipped_split(text: str) -> tuple[Segment, ...]:
+    return tuple(_split(text, load_content_rules()))
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _shipped_own_words(text: str) -> str:
+    return _own_words(_shipped_split(text))
+
+
 def split_message(text: str, *, rules: ContentRules | None = None) -> list[Segment]:
     """The message as consecutive segments covering all of it, in order; [] for an empty message.
 
@@ -256,7 +275,12 @@ def split_message(text: str, *, rules: ContentRules | None = None) -> list[Segme
     """
     if not text:
         return []
-    rules = rules or load_content_rules()
+    if rules is None and len(text) <= MEMO_MAX_CHARS:
+        return list(_shipped_split(text))
+    return _split(text, rules or load_content_rules())
+
+
+def _split(text: str, rules: ContentRules) -> list[Segment]:
     head = text[: rules.max_chars]
     spans = _Splitter(head, rules).run()
     if len(text) > len(head):
@@ -266,7 +290,13 @@ def split_message(text: str, *, rules: ContentRules | None = None) -> list[Segme
 
 def own_words(text: str, *, rules: ContentRules | None = None) -> str:
     """The customer's own words, the pasted parts left out (runs joined by a newline)."""
-    return "\n".join(s.text.strip() for s in split_message(text, rules=rules) if s.kind == "own" and s.text.strip())
+    if text and rules is None and len(text) <= MEMO_MAX_CHARS:
+        return _shipped_own_words(text)
+    return _own_words(split_message(text, rules=rules))
+
+
+def _own_words(segments: Iterable[Segment]) -> str:
+    return "\n".join(s.text.strip() for s in segments if s.kind == "own" and s.text.strip())
 
 
 def _unquote(segment: str, rules: ContentRules) -> str:

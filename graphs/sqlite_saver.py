@@ -6,14 +6,15 @@ on its connection's thread, and each item costs a queue hand-off there and a wak
 checkpoint in six such calls and writes one in three; a support turn made ~33 of them in all. :func:`one_trip`
 runs a plain function on the connection's own thread with its ``sqlite3`` connection, so a read or a write is
 one hand-off; :class:`OneTripSqliteSaver` reads and writes checkpoints that way, with the same statements, in
-the same order, under the same lock, and deserializes on the event loop as before.
+the same order, under the same lock, and deserializes on the event loop as before; :class:`OneTripSqliteStore`
+writes the archive's record a turn that way.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 
 import aiosqlite
@@ -28,6 +29,9 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.checkpoint.sqlite.utils import load_pending_writes, pending_writes_sql
+from langgraph.store.base import Op, PutOp, Result
+from langgraph.store.sqlite.aio import AsyncSqliteStore
+from langgraph.store.sqlite.base import _group_ops
 
 T = TypeVar("T")
 
@@ -151,3 +155,40 @@ class OneTripSqliteSaver(AsyncSqliteSaver):
                 "checkpoint_id": checkpoint["id"],
             }
         }
+
+
+class OneTripSqliteStore(AsyncSqliteStore):
+    """``AsyncSqliteStore`` whose batches of plain puts (the archive's one record a turn) are one round trip to
+    the connection's thread instead of five (``BEGIN``, a cursor, the insert, ``COMMIT``, the cursor's close):
+    the same statements from the same ``_prepare_batch_PUT_queries``, in the same order, under the same lock,
+    with ``COMMIT`` run even when an insert fails, as the inherited cursor does. Batches with reads, or puts that
+    need embeddings, go the inherited way."""
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        grouped, count = _group_ops(ops)
+        if set(grouped) != {PutOp}:
+            return await super().abatch(ops)
+        queries, embedding_request = self._prepare_batch_PUT_queries(
+            cast(Sequence[tuple[int, PutOp]], grouped[PutOp])
+        )
+        if embedding_request:
+            return await super().abatch(ops)
+        if not self.is_setup:
+            await self.setup()
+
+        def put(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN")
+            cur = db.cursor()
+            try:
+                try:
+                    for query, params in queries:
+                        cur.execute(query, params)
+                finally:
+                    db.execute("COMMIT")
+            finally:
+                cur.close()
+
+        async with self.lock:
+            await one_trip(self.conn, put)
+        return [None] * count

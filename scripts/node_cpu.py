@@ -1,7 +1,9 @@
 # ruff: noqa: E731  (a measuring script)
 """Where a support turn's CPU goes: each node's own CPU (``time.thread_time`` of the event loop's thread, inside
 ``build_support_graph(wrap=...)``) and the whole process's CPU per turn, over N turns of ``runner.turn`` on the
-overhead section's SQLite checkpointer and store. ``python scripts/node_cpu.py [N]``"""
+overhead section's SQLite checkpointer and store. ``python scripts/node_cpu.py [N] [--unique]``: with
+``--unique`` every turn's message is made its own text (the turn's number appended), so nothing remembered from
+another conversation's identical message helps — a live worker's customers rarely type the same words."""
 
 import asyncio
 import sys
@@ -10,11 +12,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from langgraph.store.sqlite.aio import AsyncSqliteStore
-
 from tactful.bench import overhead as o
 from tactful.graphs.context import build_context
 from tactful.graphs.runner import SupportRunner
+from tactful.graphs.sqlite_saver import OneTripSqliteStore
 from tactful.graphs.support import build_support_graph
 from tactful.settings import Settings
 
@@ -38,7 +39,7 @@ async def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with (
             o._saver(Path(tmp) / "s.db") as cp,
-            AsyncSqliteStore.from_conn_string(str(Path(tmp) / "s.db")) as st,
+            OneTripSqliteStore.from_conn_string(str(Path(tmp) / "s.db")) as st,
         ):
             await st.setup()
             await st.conn.execute("PRAGMA synchronous=NORMAL")
@@ -47,7 +48,8 @@ async def main(n: int) -> None:
 
             async def turn(i: int) -> None:
                 k = i // 20
-                r = await runner.turn(f"c{k}.{gen.get(k, 0)}", o.MESSAGES[i % 8])
+                text = o.MESSAGES[i % 8] + (f" (message {i})" if UNIQUE else "")
+                r = await runner.turn(f"c{k}.{gen.get(k, 0)}", text)
                 if r.mode == "human":
                     gen[k] = gen.get(k, 0) + 1
 
@@ -62,4 +64,6 @@ async def main(n: int) -> None:
                   ", ".join(f"{k} {per(v)}" for k, v in spent.most_common()))
 
 
-asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 300))
+UNIQUE = "--unique" in sys.argv
+args = [a for a in sys.argv[1:] if a != "--unique"]
+asyncio.run(main(int(args[0]) if args else 300))

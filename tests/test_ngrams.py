@@ -10,7 +10,7 @@ from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
 from tactful.agents.guards.learned import _vectorizers
-from tactful.agents.ngrams import analyzer
+from tactful.agents.ngrams import PLAIN_HASH_MAX_KEYS, analyzer
 from tactful.agents.ngrams import murmurhash3_32 as ours
 
 _ALPHABET = "abcXYZ éüñ漢字😀  \t\n.,!?0123'-"
@@ -43,6 +43,16 @@ def test_murmurhash_matches_sklearn() -> None:
     grams = [g for t in _texts() for g in analyzer("char_wb", (1, 6))(t)]
     expected = np.array([murmurhash3_32(g, seed=0, positive=False) for g in grams], dtype=np.int32)
     assert (ours(grams) == expected).all()
+
+
+def test_murmurhash_of_a_few_keys_matches_sklearn_as_the_many_keys_path() -> None:
+    grams = [g for t in _texts() for g in analyzer("char_wb", (1, 6))(t)]
+    assert len(grams) > PLAIN_HASH_MAX_KEYS  # the whole list takes the numpy path, each slice the plain one
+    expected = np.array([murmurhash3_32(g, seed=0, positive=False) for g in grams], dtype=np.int32)
+    few = np.concatenate([ours(grams[i : i + 50]) for i in range(0, len(grams), 50)])
+    assert (few == expected).all()
+    assert (few == ours(grams)).all()
+    assert ours([]).shape == (0,)
 
 
 def test_injection_features_match_hashing_vectorizer() -> None:

@@ -1,5 +1,6 @@
-"""The one-round-trip SQLite checkpointer reads and writes exactly what LangGraph's ``AsyncSqliteSaver`` does,
-and the service's statements report the same row counts, in fewer calls to aiosqlite's connection thread."""
+"""The one-round-trip SQLite checkpointer reads and writes exactly what LangGraph's ``AsyncSqliteSaver`` does, the
+archive's store writes what ``AsyncSqliteStore`` reads, and the service's statements report the same row counts,
+in fewer calls to aiosqlite's connection thread."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any
 import aiosqlite
 import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from tactful.graphs.checkpoint import open_checkpointer
 from tactful.graphs.runner import SupportRunner
-from tactful.graphs.sqlite_saver import OneTripSqliteSaver
+from tactful.graphs.sqlite_saver import OneTripSqliteSaver, OneTripSqliteStore
 from tactful.graphs.support import compile_support_graph
+from tactful.service.backend import open_backend
 from tactful.service.store import SqliteDatabase
 from tactful.settings import Settings
 from tests.support_helpers import shared_context
@@ -93,3 +96,35 @@ async def test_statements_report_their_row_counts(tmp_path: Path) -> None:
         assert await db.fetchall("SELECT v FROM t WHERE k = 'a'") == [{"v": 2}]
     finally:
         await db.aclose()
+
+
+async def test_the_one_trip_store_writes_what_langgraphs_store_reads_in_one_call(tmp_path: Path) -> None:
+    path = str(tmp_path / "a.db")
+    ns = ("tactful", "archive", "default:a")
+    async with OneTripSqliteStore.from_conn_string(path) as ours:
+        await ours.setup()
+        calls = Counter[str]()
+        original = ours.conn._execute
+
+        async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            calls["call"] += 1
+            return await original(fn, *args, **kwargs)
+
+        ours.conn._execute = counted  # type: ignore[method-assign]
+        await ours.aput(ns, "00000001", {"messages": [{"role": "user", "text": "hello"}]}, index=False)
+        assert calls["call"] == 1  # BEGIN, the insert, COMMIT and the cursor in one hand-off
+        await ours.aput(ns, "00000001", {"messages": [{"role": "user", "text": "hello again"}]}, index=False)
+        await ours.aput(ns, "00000002", {"tried": ["reset_link"]}, index=False)
+        await ours.adelete(ns, "00000002")  # a delete is a put of None: one trip too
+        mine = await ours.asearch(ns)  # a read goes the inherited way
+    async with AsyncSqliteStore.from_conn_string(path) as theirs:
+        items = await theirs.asearch(ns)
+    assert [(i.key, i.value) for i in items] == [("00000001", {"messages": [{"role": "user", "text": "hello again"}]})]
+    assert [(i.key, i.value, i.created_at, i.updated_at) for i in mine] == [
+        (i.key, i.value, i.created_at, i.updated_at) for i in items
+    ]
+
+
+async def test_the_service_archive_is_the_one_trip_store(tmp_path: Path) -> None:
+    async with open_backend(Settings(data_dir=tmp_path)) as backend:
+        assert isinstance(backend.archive, OneTripSqliteStore)

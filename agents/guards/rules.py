@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from tactful.agents.content import own_words
 from tactful.agents.guards.grounding import Grounding, Source
@@ -188,12 +188,12 @@ class Guards:
     ) -> GuardVerdict:
         """The whole ``draft`` checked. ``seen`` (one set per system text, from :class:`OutputScan`) carries the
         system-text shingles found in the earlier parts of a draft checked piece by piece; it is updated."""
-        if leaked := self.leak.find(draft):
+        leaked, draft_sh, found = self._draft_checks(draft)
+        if leaked:
             return verdict("output", stage, reason="system_text_leak", effect="handoff", detail=leaked, turn=turn)
         if self._system_shingles:
-            draft_sh = _shingles(draft)
             for i, sys_sh in enumerate(self._system_shingles):
-                common = draft_sh & sys_sh
+                common: Set[tuple[str, ...]] = draft_sh & sys_sh
                 if seen is not None:
                     seen[i] |= common
                     common = seen[i]
@@ -201,18 +201,36 @@ class Guards:
                 if (draft_sh or common) and overlap >= self.bundle.guards.system_text_overlap:
                     return verdict("output", stage, reason="system_text_leak", effect="handoff",
                                    detail=f"overlap {overlap:.2f}", turn=turn)
+        if found:
+            return verdict("output", stage, reason=found[0], effect="handoff", detail=found[1], turn=turn)
+        return verdict("output", stage, turn=turn)
+
+    @cached_property
+    def _draft_checks(self) -> Callable[[str], tuple[str | None, frozenset[tuple[str, ...]], tuple[str, str] | None]]:
+        """What :meth:`output_check` reads off a draft's text alone — the prompt-text leak, the draft's shingles,
+        the first of promise / legal statement / PII — remembered for the last :data:`DRAFT_MEMO` texts: the
+        responder checks every sentence with the tail before it, and the approved sentences recur across turns
+        and conversations. A pure function of the text and this tenant's guards, so the same verdicts."""
+
+        def checks(draft: str) -> tuple[str | None, frozenset[tuple[str, ...]], tuple[str, str] | None]:
+            leaked = self.leak.find(draft)
+            shingles = frozenset(_shingles(draft)) if self._system_shingles and not leaked else frozenset()
+            return leaked, shingles, None if leaked else self._draft_finding(draft)
+
+        return lru_cache(maxsize=DRAFT_MEMO)(checks)
+
+    def _draft_finding(self, draft: str) -> tuple[str, str] | None:
         hit = self._first(self._re["unauthorized_promise"], draft)
         if hit:
-            return verdict("output", stage, reason="unauthorized_promise", effect="handoff", detail=hit, turn=turn)
+            return "unauthorized_promise", hit
         hit = self._first(self._re["legal_statement"], draft)
         if hit:
-            return verdict("output", stage, reason="legal_statement", effect="handoff", detail=hit, turn=turn)
+            return "legal_statement", hit
         hit = self._first(self._re["secret"], draft)
         found = find_sensitive(draft, emails=self.mask_emails, phones=self.mask_phones)
         if hit or found:
-            kinds = ",".join(sorted({f.kind for f in found})) or "secret"
-            return verdict("output", stage, reason="pii_leak", effect="handoff", detail=kinds, turn=turn)
-        return verdict("output", stage, turn=turn)
+            return "pii_leak", ",".join(sorted({f.kind for f in found})) or "secret"
+        return None
 
     @cached_property
     def _passed_whole(self) -> OrderedDict[str, None]:
@@ -245,6 +263,9 @@ class Guards:
                        turn=turn)
 
 
+DRAFT_MEMO = 2_048
+"""Draft texts whose text-only output checks one :class:`Guards` remembers (each at most a window of
+:data:`SCAN_TAIL_CHARS` plus a sentence when streamed)."""
 SCAN_TAIL_CHARS = 400
 """How much of the draft already released each stream check reads again with a new piece: enough for a pattern,
 a quoted prompt run or a system-text shingle (8 words) that spans the boundary between two pieces."""

@@ -32,6 +32,7 @@ from tactful.bench.markdown import table
 from tactful.bench.overhead import bare_graph
 from tactful.graphs.checkpoint import tune_sqlite_saver
 from tactful.graphs.runner import SupportRunner
+from tactful.graphs.sqlite_saver import OneTripSqliteStore
 from tactful.graphs.support import compile_support_graph
 from tactful.settings import Settings
 
@@ -50,7 +51,7 @@ async def _saver(path: Path, settings: Settings) -> AsyncIterator[AsyncSqliteSav
 @asynccontextmanager
 async def _store(path: Path, settings: Settings) -> AsyncIterator[AsyncSqliteStore]:
     """The support graph's store on the checkpointer's file, as the service opens it."""
-    async with AsyncSqliteStore.from_conn_string(str(path)) as store:
+    async with OneTripSqliteStore.from_conn_string(str(path)) as store:
         await store.conn.execute(f"PRAGMA synchronous={settings.sqlite_synchronous.upper()}")
         await store.setup()
         yield store

@@ -27,7 +27,6 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMet
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.memory import InMemoryStore
-from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from tactful.agents.context import TurnContext
 from tactful.agents.engine.seam import IntentRequest, ReplyRequest, SentimentRequest
@@ -38,7 +37,7 @@ from tactful.bench.common import JSON, Section, Target, progress, section
 from tactful.bench.markdown import fmt, table
 from tactful.graphs.checkpoint import tune_sqlite_saver
 from tactful.graphs.runner import SupportRunner
-from tactful.graphs.sqlite_saver import OneTripSqliteSaver
+from tactful.graphs.sqlite_saver import OneTripSqliteSaver, OneTripSqliteStore
 from tactful.graphs.support import build_support_graph, compile_support_graph
 from tactful.settings import Settings
 
@@ -166,7 +165,7 @@ async def measure(ctx: TurnContext, *, turns: int = 1000, conversations: int = 5
     with tempfile.TemporaryDirectory(prefix="tactful-bench-") as tmp:
         async with (
             _saver(Path(tmp) / "support.db") as cp_a,
-            AsyncSqliteStore.from_conn_string(str(Path(tmp) / "support.db")) as archive,
+            OneTripSqliteStore.from_conn_string(str(Path(tmp) / "support.db")) as archive,
             _saver(Path(tmp) / "bare.db") as cp_b,
         ):
             await archive.setup()  # the support graph keeps its transcripts' archive as the service does

@@ -12,9 +12,9 @@ from typing import Literal
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 from langgraph.store.postgres.aio import AsyncPostgresStore
-from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from tactful.graphs.checkpoint import migration_lock, open_checkpointer, open_postgres_pool, sqlite_path
+from tactful.graphs.sqlite_saver import OneTripSqliteStore
 from tactful.service.locks import AdvisoryLocks, ConversationLocks, file_locks_or_in_process
 from tactful.service.ratelimit import DatabaseRateLimiter, Limiter, RedisRateLimiter
 from tactful.service.store import PostgresDatabase, SqliteDatabase, Store
@@ -57,7 +57,7 @@ async def open_backend(settings: Settings) -> AsyncIterator[Backend]:
     path = sqlite_path(settings)
     async with (
         open_checkpointer(settings) as saver,
-        AsyncSqliteStore.from_conn_string(str(path)) as sqlite_archive,
+        OneTripSqliteStore.from_conn_string(str(path)) as sqlite_archive,
     ):
         await sqlite_archive.conn.execute(f"PRAGMA synchronous={settings.sqlite_synchronous.upper()}")
         db = await SqliteDatabase.open(path, synchronous=settings.sqlite_synchronous)
