@@ -191,3 +191,31 @@ async def test_the_output_guard_still_halts_a_grounded_sentence_it_forbids(tmp_p
     assert kinds.index("guard") < kinds.index("handoff") < kinds.index("result")
     result = events[-1].data
     assert result["mode"] == "human" and result["decision"]["reason"] == "unauthorized_promise"
+
+
+def test_a_short_sentence_from_an_earlier_reply_than_the_last_is_a_repeat_too() -> None:
+    """A small model copies a refusal it saw two replies back into an answer that does help: the customer reads
+    "I can't do that" next to the steps. Short sentences are checked word for word against the last few replies."""
+    refusal = "That is not something I can do here."
+    earlier = [f"{refusal} I can help with logins, billing and orders."]
+    source = dataclasses.replace(SOURCE, previous="Which order do you mean?", earlier=earlier)
+    assert cause(refusal, source) == "repeat"
+    assert cause(refusal, dataclasses.replace(SOURCE, previous="Which order do you mean?")) is None
+
+
+async def test_the_responder_checks_a_model_sentence_against_the_replies_before_the_last_one() -> None:
+    wine, red = "can you pick a good wine to go with grilled salmon tonight", "what about a cheap red then"
+    offline, _ = _runner([])
+    first, second = await offline.turn("r7", wine), await offline.turn("r7", red)
+    assert first.reply is not None and second.reply is not None
+    refusal = first.reply.split("\n")[0].split(". ")[0].rstrip(".") + "."  # the first reply's opening sentence
+    assert refusal not in second.reply  # so it is an earlier reply's, not the previous one's
+    leak = "Approved content: none."  # rejected: the template answers these two turns word for word
+    answer = "Choose Forgot password on the sign-in page and open the link we email you."
+    runner, engine = _runner([leak, leak, f"{refusal} {answer}"])
+    assert (await runner.turn("r8", wine)).reply == first.reply
+    assert (await runner.turn("r8", red)).reply == second.reply
+    result = await runner.turn("r8", "I forgot my password")
+    engine.assert_used_up()
+    assert result.reply is not None and refusal not in result.reply
+    assert [g["reason"] for g in result.guards if g["tripped"]] == ["repeat"]

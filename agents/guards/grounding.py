@@ -75,6 +75,9 @@ class Source:
     """The customer's messages: a number or reference they gave may be echoed back."""
     previous: str = ""
     """The bot's previous reply."""
+    earlier: Sequence[str] = ()
+    """The bot's replies before the previous one (a few): a short sentence copied from them word for word is a repeat
+    too ("I can't help with that one here." two turns after it was said, inside an answer that does help)."""
 
 
 @dataclass(frozen=True)
@@ -167,14 +170,12 @@ class Grounding:
             before = self._closest(words, source.previous)
             if before >= self.config.repeat_overlap and self._closest(words, source.approved) < before:
                 return Finding("repeat", f"{before:.2f} of its words from the previous reply")
-        elif (
-            source.previous
-            and _verbatim_in(sentence, source.previous)
-            and not _verbatim_in(sentence, source.approved)
-        ):
-            # Too short to measure by share, but word for word a sentence the bot just sent: the same short answer
-            # twice in a row reads as a bot stuck in a loop, unless this turn's approved content says it again.
-            return Finding("repeat", "a sentence of the previous reply, word for word")
+        elif any(
+            _verbatim_in(sentence, reply) for reply in (source.previous, *source.earlier) if reply
+        ) and not _verbatim_in(sentence, source.approved):
+            # Too short to measure by share, but word for word a sentence the bot sent lately: the same short answer
+            # again reads as a bot stuck in a loop, unless this turn's approved content says it again.
+            return Finding("repeat", "a sentence of a recent reply, word for word")
         approved = self._vocabulary([source.approved])
         for pattern in self._compiled["promise"]:
             for m in pattern.finditer(sentence):

@@ -21,6 +21,9 @@ from tactful.agents.responder.chat_run import ReplyRun
 from tactful.agents.responder.templates import ReplyParts, reply_parts
 from tactful.agents.state import DecisionState, GuardVerdict, SentimentLabel, SentimentState, SupportState
 
+_EARLIER_REPLIES = 2
+"""How many of the bot's replies before the previous one a short model sentence must not copy word for word."""
+
 STEADY_LABELS: frozenset[SentimentLabel] = frozenset({"frustrated", "distressed", "negative"})
 
 
@@ -92,8 +95,10 @@ class _ModelBody:
     def __init__(self, ctx: TurnContext, request: ReplyRequest, parts: ReplyParts, out: _Release) -> None:
         self.ctx, self.parts, self.out = ctx, parts, out
         said = [m["text"] for m in request.messages if m["role"] == "user"]
-        previous = next((m["text"] for m in reversed(request.messages) if m["role"] == "bot"), "")
-        self.source = Source(approved=parts.text(), said=said, previous=previous)
+        replies = [m["text"] for m in reversed(request.messages) if m["role"] == "bot"][: 1 + _EARLIER_REPLIES]
+        self.source = Source(
+            approved=parts.text(), said=said, previous=replies[0] if replies else "", earlier=replies[1:]
+        )
         self.skeleton = [*parts.head, *parts.options, *parts.footer]
         self.said: list[str] = []  # the model's released sentences
         self.fallback: GuardVerdict | None = None
