@@ -41,6 +41,9 @@ class LearnedSettings(Strict):
     """None: the threshold ``tactful guards fit`` chose on its tuning fold and stored in the model file."""
     pasted_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     min_chars: int = Field(default=12, ge=0)
+    structure: dict[str, str] = {}
+    """Structure classes (name: regex) that ``tactful guards fit`` gives a model as extra word-channel tokens; the
+    fitted model carries its own copy, so editing them here changes nothing until the next fit."""
 
 
 class InjectionPolicy(Strict):

@@ -8,6 +8,7 @@ dot product (well under a millisecond for a support message).
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from scipy import sparse
 
 FORMAT = "tactful-injection-lr/1"
+FORMAT_STRUCTURE = "tactful-injection-lr/2"  # /1 plus structure tokens (their regexes travel in the file)
 CHAR_FEATURES = 2**18
 WORD_FEATURES = 2**17
 
@@ -47,12 +49,29 @@ class InjectionModel:
     char_ngrams: tuple[int, int] = (2, 5)
     word_ngrams: tuple[int, int] = (1, 2)
     info: dict[str, object] | None = None
+    structure: tuple[tuple[str, str], ...] = ()
+    """Classes of message structure (name, regex) — second-person orders to the assistant, role framing, output
+    dictation… Each class found in a text adds one token to its word channel (``zzs<name>``). Empty: no tokens (the
+    format /1 model). (A token for the text's length was tried and dropped: length tells the corpus's sources
+    apart — short support messages, mid-length game attacks, long e-mails — not attacks from benign text.)"""
+
+    @cached_property
+    def _structure(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        return tuple((name, re.compile(rx, re.IGNORECASE)) for name, rx in self.structure)
+
+    def _words_text(self, text: str) -> str:
+        """What the word channel reads: the text, plus its structure tokens when the model has structure classes."""
+        if not self.structure:
+            return text
+        tokens = [f"zzs{name}" for name, rx in self._structure if rx.search(text)]
+        return f"{text}\n{' '.join(tokens)}" if tokens else text
 
     def _features(self, texts: Sequence[str]) -> sparse.csr_matrix:
         from scipy import sparse
 
         chars, words = self._vectorizers
-        x = sparse.hstack([chars.transform(texts), words.transform(texts)], format="csr")
+        x = sparse.hstack([chars.transform(texts), words.transform([self._words_text(t) for t in texts])],
+                          format="csr")
         x.data = np.log1p(x.data) * self.idf[x.indices]  # sublinear tf × idf
         row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
         norms = np.sqrt(np.bincount(row, weights=x.data.astype(np.float64) ** 2, minlength=x.shape[0]))
@@ -69,7 +88,7 @@ class InjectionModel:
             return []
         if len(texts) == 1:  # one message (the input guard): no sparse matrix, the same numbers
             chars, words = self._vectorizers
-            idx, data = tf_idf_row([(chars, texts[0]), (words, texts[0])], self.idf)
+            idx, data = tf_idf_row([(chars, texts[0]), (words, self._words_text(texts[0]))], self.idf)
             z1 = float(self.coef[idx] @ data) + self.intercept
             return [float(p) for p in 1.0 / (1.0 + np.exp(-np.asarray([z1])))]
         x = self._features(texts)
@@ -95,18 +114,20 @@ class InjectionModel:
         c: float = 4.0,
         weights: Sequence[float] | None = None,
         info: dict[str, object] | None = None,
+        structure: Sequence[tuple[str, str]] = (),
     ) -> InjectionModel:
         from scipy import sparse
 
         empty = np.zeros(CHAR_FEATURES + WORD_FEATURES, dtype=np.float32)
-        probe = cls(idf=empty + 1, coef=empty, intercept=0.0)
+        probe = cls(idf=empty + 1, coef=empty, intercept=0.0, structure=tuple(structure))
         chars, words = _vectorizers(probe.char_ngrams, probe.word_ngrams)
-        counts = sparse.hstack([chars.transform(texts), words.transform(texts)], format="csr")
+        counts = sparse.hstack([chars.transform(texts), words.transform([probe._words_text(t) for t in texts])],
+                               format="csr")
         df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
         n = counts.shape[0]
         idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
         idf[df == 0] = 0.0  # features never seen carry no weight (and keep the file small)
-        model = cls(idf=idf, coef=empty, intercept=0.0, info=info)
+        model = cls(idf=idf, coef=empty, intercept=0.0, info=info, structure=tuple(structure))
         x = model._features(texts)
         from sklearn.linear_model import LogisticRegression
 
@@ -118,13 +139,15 @@ class InjectionModel:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format": FORMAT,
+        meta: dict[str, object] = {
+            "format": FORMAT_STRUCTURE if self.structure else FORMAT,
             "char_ngrams": list(self.char_ngrams),
             "word_ngrams": list(self.word_ngrams),
             "intercept": self.intercept,
             "info": self.info or {},
         }
+        if self.structure:
+            meta["structure"] = [list(pair) for pair in self.structure]
         nz = np.flatnonzero(self.coef)
         with path.open("wb") as fh:
             np.savez_compressed(
@@ -159,8 +182,16 @@ class InjectionModel:
         except (OSError, KeyError, ValueError, IndexError, EOFError, zipfile.BadZipFile, zlib.error,
                 json.JSONDecodeError, UnicodeDecodeError) as exc:  # a truncated or damaged file
             raise ConfigError(f"cannot read injection model: {exc}", path=path) from exc
-        if meta.get("format") != FORMAT or size != CHAR_FEATURES + WORD_FEATURES:
-            raise ConfigError(f"not an injection model of format {FORMAT}", path=path)
+        if meta.get("format") not in (FORMAT, FORMAT_STRUCTURE) or size != CHAR_FEATURES + WORD_FEATURES:
+            raise ConfigError(f"not an injection model of format {FORMAT} or {FORMAT_STRUCTURE}", path=path)
+        try:
+            structure = tuple((str(name), str(rx)) for name, rx in meta.get("structure") or [])
+            for _, rx in structure:
+                re.compile(rx)
+        except (TypeError, ValueError, re.error) as exc:
+            raise ConfigError(f"injection model's structure classes are unreadable: {exc}", path=path) from exc
+        if (meta["format"] == FORMAT_STRUCTURE) != bool(structure):
+            raise ConfigError("injection model's format and structure classes disagree", path=path)
         model = cls(
             idf=idf,
             coef=coef,
@@ -168,6 +199,7 @@ class InjectionModel:
             char_ngrams=(int(meta["char_ngrams"][0]), int(meta["char_ngrams"][1])),
             word_ngrams=(int(meta["word_ngrams"][0]), int(meta["word_ngrams"][1])),
             info=meta.get("info") or {},
+            structure=structure,
         )
         if place is not None and model.place not in (place, "both"):
             raise ConfigError(f"injection model fitted for {model.place!r} content, expected {place!r}", path=path)

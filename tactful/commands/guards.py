@@ -64,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                           "with the team's hard negatives (policies/injection.negatives.yaml); pasted: the "
                           "pasted-content model (the default sources, no team negatives; only its pasted threshold "
                           "is stored)")
+    fit.add_argument("--structure", action="store_true",
+                     help="add the structure tokens of `learned.structure` in injection.yaml to the word channel "
+                          "(format /2 model; measured in the seventh round, not shipped: docs/guards.md)")
     fit.set_defaults(func=run_fit)
 
     ho = commands.add_parser("heldout", help="write the held-out development rows as JSONL (for eval)")
@@ -166,8 +169,9 @@ def run_fit(args: argparse.Namespace) -> int:
     # 1. thresholds: fit without the tuning fold, choose on it
     fold = [tuning_fold(r) for r in train]
     keep = [i for i, f in enumerate(fold) if not f]
+    structure = [(name, rx) for name, rx in detector.policy.learned.structure.items()] if args.structure else []
     held = InjectionModel.fit([docs[i] for i in keep], [labels[i] for i in keep], c=args.c,
-                              weights=[weights[i] for i in keep], info={"place": place})
+                              weights=[weights[i] for i in keep], info={"place": place}, structure=structure)
     if place == "pasted":
         detector.pasted_model = held
     else:
@@ -182,7 +186,7 @@ def run_fit(args: argparse.Namespace) -> int:
     counts: dict[str, int] = defaultdict(int)
     for r in train:
         counts[f"{r.source}:{'attack' if r.label else 'benign'}"] += 1
-    model = InjectionModel.fit(docs, labels, c=args.c, weights=weights,
+    model = InjectionModel.fit(docs, labels, c=args.c, weights=weights, structure=structure,
                                info={"part": part, "place": place, "rows": dict(sorted(counts.items())),
                                      "c": args.c, **tuned})
     out = args.out or default_model_path()
