@@ -155,6 +155,18 @@ NodeWrap = Callable[[str, Any], Any]
 Route = Callable[[SupportState], str | list[str]]
 
 
+def _async_route(route: Route) -> Callable[[SupportState], Awaitable[str | list[str]]]:
+    """A routing function as a coroutine: LangGraph runs a plain function in a worker thread (a thread hop per
+    edge); these are cheap and never block."""
+
+    async def routed(state: SupportState) -> str | list[str]:
+        return route(state)
+
+    routed.__name__ = route.__name__
+    routed.__doc__ = route.__doc__
+    return routed
+
+
 def _reducers(schema: type) -> dict[str, Callable[[Any, Any], Any]]:
     """Each field's reducer (``Annotated[T, reducer]``), as LangGraph reads them off the state schema."""
     out: dict[str, Callable[[Any, Any], Any]] = {}
@@ -220,13 +232,17 @@ def build_support_graph(
     add("responder", _resolved(responder_node), after_responder, ("output_guard", "handoff"))
     add("output_guard", _resolved(output_guard_node), after_output_guard, ("handoff", "finish"))
     add("handoff", _resolved(handoff_node))
-    add("finish", finish_node, after_finish, ("human", END))
-    add("human", _resolved(human_node), after_human, ("human", END))
+    add("finish", finish_node)
+    add("human", _resolved(human_node))
 
     g.add_edge(START, "ingest")
     g.add_edge(["intent", "sentiment"], "policy")
     g.add_edge("policy", "decision_guards")
     g.add_edge("handoff", "finish")
+    # ``finish`` and ``human`` keep their conditional edges: the service writes into a conversation with
+    # ``aupdate_state(..., as_node="finish" | "human")``, and only an edge routes after such an update.
+    g.add_conditional_edges("finish", _async_route(after_finish), ["human", END])
+    g.add_conditional_edges("human", _async_route(after_human), ["human", END])
     return g
 
 
