@@ -8,13 +8,19 @@ runs a plain function on the connection's own thread with its ``sqlite3`` connec
 one hand-off; :class:`OneTripSqliteSaver` reads and writes checkpoints that way, with the same statements, in
 the same order, under the same lock, and deserializes on the event loop as before; :class:`OneTripSqliteStore`
 writes the archive's record a turn that way.
+
+:class:`Latest` lets one read of a thread's latest checkpoint serve the next one too: the service reads it to
+reconcile the conversation before a turn, then the turn's run would read it again, under the same lock, with
+nothing written in between (:func:`reusing`).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 import aiosqlite
@@ -56,15 +62,65 @@ async def one_trip(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection]
     return cast(T, await conn._execute(lambda: fn(conn._conn)))
 
 
+class Latest:
+    """A thread's latest checkpoint (root namespace) as one read found it (``None``: no checkpoint yet). While
+    ``fresh`` and in :func:`reusing`, the saver answers the next read of the same thread's latest checkpoint with
+    it instead of reading again, once; any write to the thread through the saver makes it stale."""
+
+    __slots__ = ("fresh", "thread_id", "value")
+
+    def __init__(self, thread_id: str, value: CheckpointTuple | None) -> None:
+        self.thread_id = thread_id
+        self.value = value
+        self.fresh = True
+
+    @property
+    def reusable(self) -> bool:
+        """Whether the tuple may serve another read once a state snapshot was built from it: LangGraph's
+        ``aget_state`` applies pending writes onto the tuple's checkpoint in place, so only one without any."""
+        return self.value is None or not self.value.pending_writes
+
+
+_LATEST: ContextVar[Latest | None] = ContextVar("tactful_latest_checkpoint", default=None)
+
+
+@contextmanager
+def reusing(latest: Latest | None) -> Iterator[None]:
+    """Within this block (and the tasks it starts), ``latest`` answers the next read of its thread's latest
+    checkpoint once, while it is fresh."""
+    token = _LATEST.set(latest)
+    try:
+        yield
+    finally:
+        _LATEST.reset(token)
+
+
+def _stale(thread_id: object) -> None:
+    latest = _LATEST.get()
+    if latest is not None and latest.thread_id == str(thread_id):
+        latest.fresh = False
+
+
 class OneTripSqliteSaver(AsyncSqliteSaver):
     """``AsyncSqliteSaver`` whose checkpoint read (``aget_tuple``) and write (``aput``) are one round trip each to
     the connection's thread instead of six and three. Same SQL, same results; everything else is inherited."""
 
+    async def read_latest(self, config: RunnableConfig) -> Latest:
+        """The thread's latest checkpoint, read now, to serve a later read in :func:`reusing`."""
+        thread = str(config["configurable"]["thread_id"])
+        with reusing(None):
+            value = await self.aget_tuple({"configurable": {"thread_id": thread, "checkpoint_ns": ""}})
+        return Latest(thread, value)
+
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        await self.setup()
         checkpoint_ns = config["configurable"].get("checkpoint_ns", "")
         thread = str(config["configurable"]["thread_id"])
         wanted = get_checkpoint_id(config)
+        latest = _LATEST.get()
+        if latest is not None and latest.fresh and not wanted and not checkpoint_ns and latest.thread_id == thread:
+            latest.fresh = False
+            return latest.value
+        await self.setup()
         writes_sql = pending_writes_sql(self._has_task_path)
 
         def read(db: sqlite3.Connection) -> tuple[Any, list[Any]]:
@@ -124,6 +180,7 @@ class OneTripSqliteSaver(AsyncSqliteSaver):
     ) -> RunnableConfig:
         await self.setup()
         thread_id = config["configurable"]["thread_id"]
+        _stale(thread_id)
         checkpoint_ns = config["configurable"]["checkpoint_ns"]
         type_, serialized_checkpoint = self.serde.dumps_typed(checkpoint)
         serialized_metadata = json.dumps(
@@ -155,6 +212,17 @@ class OneTripSqliteSaver(AsyncSqliteSaver):
                 "checkpoint_id": checkpoint["id"],
             }
         }
+
+
+    async def aput_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        _stale(config["configurable"]["thread_id"])
+        await super().aput_writes(config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        _stale(thread_id)
+        await super().adelete_thread(thread_id)
 
 
 class OneTripSqliteStore(AsyncSqliteStore):

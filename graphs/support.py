@@ -8,14 +8,14 @@ the live :class:`~tactful.agents.context.TurnContext`; every node sees the resol
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
-from langgraph.types import Checkpointer
+from langgraph.types import Checkpointer, Command
 from typing_extensions import TypedDict
 
 from tactful.agents.archive import archive_turn, graph_thread_id
@@ -157,7 +157,7 @@ Route = Callable[[SupportState], str | list[str]]
 
 def _async_route(route: Route) -> Callable[[SupportState], Awaitable[str | list[str]]]:
     """A routing function as a coroutine: LangGraph runs a plain function in a worker thread (a thread hop per
-    edge, five per turn); these are cheap and never block."""
+    edge); these are cheap and never block."""
 
     async def routed(state: SupportState) -> str | list[str]:
         return route(state)
@@ -165,6 +165,44 @@ def _async_route(route: Route) -> Callable[[SupportState], Awaitable[str | list[
     routed.__name__ = route.__name__
     routed.__doc__ = route.__doc__
     return routed
+
+
+def _reducers(schema: type) -> dict[str, Callable[[Any, Any], Any]]:
+    """Each field's reducer (``Annotated[T, reducer]``), as LangGraph reads them off the state schema."""
+    out: dict[str, Callable[[Any, Any], Any]] = {}
+    for key, hint in get_type_hints(schema, include_extras=True).items():
+        if get_origin(hint) is Annotated:
+            fns = [m for m in get_args(hint)[1:] if callable(m)]
+            if fns:
+                out[key] = fns[-1]
+    return out
+
+
+REDUCERS = _reducers(SupportState)
+
+
+def after_update(state: Mapping[str, Any], update: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The state as the node's own writes leave it (each written field through its reducer, as a
+    conditional edge's fresh read of the channels would show it): what a routing function reads."""
+    view = dict(state)
+    for key, value in (update or {}).items():
+        reducer = REDUCERS.get(key)
+        view[key] = reducer(state[key], value) if reducer is not None and key in state else value
+    return view
+
+
+def _routed(fn: Any, route: Route) -> Any:
+    """``fn`` that routes itself: it returns ``Command(update=..., goto=route(state after its writes))`` in place
+    of a conditional edge. Same destinations, same writes (``branch:to:<node>``), but LangGraph no longer
+    copies every channel for the edge's fresh read nor runs the routing function as a traced runnable."""
+
+    async def node(state: SupportState, runtime: Runtime[Any]) -> Command[str]:
+        update = await fn(state, runtime)
+        return Command(update=update, goto=route(after_update(state, update)))  # type: ignore[arg-type]
+
+    node.__name__ = fn.__name__
+    node.__doc__ = fn.__doc__
+    return node
 
 
 def build_support_graph(
@@ -176,32 +214,33 @@ def build_support_graph(
         SupportState, context_schema=RunContext, input_schema=SupportInput, output_schema=SupportOutput
     )
 
-    def add(name: str, node: Any) -> None:
-        g.add_node(name, wrap(name, node) if wrap else node)
+    def add(name: str, node: Any, route: Route | None = None, ends: tuple[str, ...] = ()) -> None:
+        # Routing happens inside the node (a ``Command``), under the wrap, so a wrapped node is timed as before
+        # and ``destinations`` keeps the drawn graph (README's diagram) as the conditional edges drew it.
+        body = wrap(name, node) if wrap else node
+        if route is None:
+            g.add_node(name, body)
+        else:
+            g.add_node(name, _routed(body, route), destinations=ends)
 
-    add("ingest", _resolved(ingest_node))
-    add("input_guards", _resolved(input_guard_node))
+    add("ingest", _resolved(ingest_node), after_ingest, ("input_guards", "human"))
+    add("input_guards", _resolved(input_guard_node), after_input_guard, ("intent", "sentiment", "responder", "handoff"))
     add("intent", _resolved(intent_node))
     add("sentiment", _resolved(sentiment_node))
     add("policy", _resolved(policy_node))
-    add("decision_guards", _resolved(decision_guard_node))
-    add("responder", _resolved(responder_node))
-    add("output_guard", _resolved(output_guard_node))
+    add("decision_guards", _resolved(decision_guard_node), after_decision_guard, ("responder", "handoff"))
+    add("responder", _resolved(responder_node), after_responder, ("output_guard", "handoff"))
+    add("output_guard", _resolved(output_guard_node), after_output_guard, ("handoff", "finish"))
     add("handoff", _resolved(handoff_node))
     add("finish", finish_node)
     add("human", _resolved(human_node))
 
     g.add_edge(START, "ingest")
-    g.add_conditional_edges("ingest", _async_route(after_ingest), ["input_guards", "human"])
-    g.add_conditional_edges(
-        "input_guards", _async_route(after_input_guard), ["intent", "sentiment", "responder", "handoff"]
-    )
     g.add_edge(["intent", "sentiment"], "policy")
     g.add_edge("policy", "decision_guards")
-    g.add_conditional_edges("decision_guards", _async_route(after_decision_guard), ["responder", "handoff"])
-    g.add_conditional_edges("responder", _async_route(after_responder), ["output_guard", "handoff"])
-    g.add_conditional_edges("output_guard", _async_route(after_output_guard), ["handoff", "finish"])
     g.add_edge("handoff", "finish")
+    # ``finish`` and ``human`` keep their conditional edges: the service writes into a conversation with
+    # ``aupdate_state(..., as_node="finish" | "human")``, and only an edge routes after such an update.
     g.add_conditional_edges("finish", _async_route(after_finish), ["human", END])
     g.add_conditional_edges("human", _async_route(after_human), ["human", END])
     return g

@@ -14,13 +14,15 @@ import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 
+from tactful.graphs import sqlite_saver
 from tactful.graphs.checkpoint import open_checkpointer
 from tactful.graphs.runner import SupportRunner
-from tactful.graphs.sqlite_saver import OneTripSqliteSaver, OneTripSqliteStore
+from tactful.graphs.sqlite_saver import OneTripSqliteSaver, OneTripSqliteStore, reusing
 from tactful.graphs.support import compile_support_graph
 from tactful.service.backend import open_backend
 from tactful.service.store import SqliteDatabase
 from tactful.settings import Settings
+from tests.server_helpers import in_process, service_settings, services_of
 from tests.support_helpers import shared_context
 
 
@@ -128,3 +130,52 @@ async def test_the_one_trip_store_writes_what_langgraphs_store_reads_in_one_call
 async def test_the_service_archive_is_the_one_trip_store(tmp_path: Path) -> None:
     async with open_backend(Settings(data_dir=tmp_path)) as backend:
         assert isinstance(backend.archive, OneTripSqliteStore)
+
+
+async def test_a_latest_read_serves_the_next_read_once_until_a_write(tmp_path: Path) -> None:
+    ctx = shared_context()
+    async with OneTripSqliteSaver.from_conn_string(str(tmp_path / "r.db")) as saver:
+        runner = SupportRunner(compile_support_graph(saver), lambda tenant: ctx)
+        await runner.turn("a", "I forgot my password")
+        await runner.turn("b", "where is my order")
+        config: Any = {"configurable": {"thread_id": "default:a", "checkpoint_ns": ""}}
+        latest = await saver.read_latest(config)
+        assert latest.value is not None and latest.reusable
+        assert _comparable(latest.value) == _comparable(await saver.aget_tuple(config))
+        with reusing(latest):
+            other = await saver.aget_tuple({"configurable": {"thread_id": "default:b", "checkpoint_ns": ""}})
+            assert other is not None and other is not latest.value  # another thread: read as ever
+            assert await saver.aget_tuple(config) is latest.value  # served from the earlier read
+            assert await saver.aget_tuple(config) is not latest.value  # once
+        assert await saver.aget_tuple(config) is not latest.value  # only inside ``reusing``
+        latest.fresh = True
+        with reusing(latest):
+            await runner.turn("a", "it still does not work")  # the run's read is served, its write stales it
+            assert not latest.fresh
+            after = await saver.aget_tuple(config)
+        assert after is not None and after.checkpoint["id"] != latest.value.checkpoint["id"]
+        assert (await runner.values("a"))["turn"] == 2  # type: ignore[index]
+        missing = await saver.read_latest({"configurable": {"thread_id": "default:none"}})
+        assert missing.value is None and missing.reusable
+
+
+async def test_a_service_turn_reads_its_checkpoint_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: Counter[str] = Counter()
+    original = sqlite_saver.one_trip
+
+    async def counted(conn: Any, fn: Any) -> Any:
+        reads[fn.__name__] += 1  # ``read``: a checkpoint read; ``write``: a checkpoint written
+        return await original(conn, fn)
+
+    async with in_process(service_settings(tmp_path)) as (app, client):
+        assert isinstance(services_of(app).turns.runner.graph.checkpointer, OneTripSqliteSaver)
+        monkeypatch.setattr(sqlite_saver, "one_trip", counted)
+        for i, text in enumerate(["I forgot my password", "the reset link never arrived", "still nothing"]):
+            reads.clear()
+            r = await client.post("/v1/conversations/once/messages", json={"text": text, "message_id": f"m{i}"})
+            assert r.status_code == 200, r.text
+            assert (reads["read"], reads["write"]) == (1, 1)  # reconcile's read serves the run too
+        r = await client.post("/v1/conversations/once/messages", json={"text": "still nothing", "message_id": "m2"})
+        assert r.json()["turn"] == 3  # a retry replays the stored result
+        state = (await client.get("/v1/conversations/once")).json()
+    assert [m["role"] for m in state["messages"]].count("user") == 3

@@ -29,6 +29,7 @@ from tactful.agents.engine.offload import INLINE_MAX_CHARS, off_loop
 from tactful.agents.state import AccountContext, Event, SupportState
 from tactful.errors import ConversationBusyError, TactfulError, WorkerBusyError
 from tactful.graphs.runner import StreamEvent, SupportRunner, TurnResult, result_from_state, thread_id
+from tactful.graphs.sqlite_saver import Latest, OneTripSqliteSaver, reusing
 from tactful.service.errors import ConflictError, PayloadTooLargeError
 from tactful.service.locks import ConversationLocks, Lease
 from tactful.service.masking import Masker
@@ -147,6 +148,12 @@ class TurnService:
     # ------------------------------------------------------------------ locking
 
     async def acquire(self, tenant: str, conversation_id: str) -> Lease:
+        lease, _ = await self._acquire(tenant, conversation_id)
+        return lease
+
+    async def _acquire(self, tenant: str, conversation_id: str) -> tuple[Lease, Latest | None]:
+        """The conversation's lease, reconciled, and the checkpoint read to reconcile it when the turn's run may
+        use that read instead of its own (nothing written meanwhile; see :meth:`reconcile`)."""
         try:
             lease = await self.locks.acquire(tenant, conversation_id)
         except ConversationBusyError:
@@ -157,11 +164,11 @@ class TurnService:
             raise
         self.metrics.lock_wait.observe(lease.waited_s)
         try:
-            await self.reconcile(tenant, conversation_id)
+            latest = await self.reconcile(tenant, conversation_id)
         except BaseException:
             await lease.release()
             raise
-        return lease
+        return lease, latest
 
     @asynccontextmanager
     async def locked(self, tenant: str, conversation_id: str) -> AsyncIterator[None]:
@@ -183,7 +190,7 @@ class TurnService:
         fingerprint = request_hash(message)
         if message.message_id and (done := await self._replay(tenant, conversation_id, message, fingerprint)):
             return TurnHandle.finished(done, stream=stream)
-        lease = await self.acquire(tenant, conversation_id)
+        lease, latest = await self._acquire(tenant, conversation_id)
         try:
             if message.message_id and (
                 done := await self._replay(tenant, conversation_id, message, fingerprint)
@@ -194,7 +201,7 @@ class TurnService:
             await lease.release()
             raise
         handle = TurnHandle(stream=stream)
-        task = asyncio.create_task(self._run(lease, handle, tenant, conversation_id, message, fingerprint))
+        task = asyncio.create_task(self._run(lease, handle, tenant, conversation_id, message, fingerprint, latest))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return handle
@@ -221,6 +228,7 @@ class TurnService:
         conversation_id: str,
         message: MessageIn,
         fingerprint: str,
+        latest: Latest | None = None,
     ) -> None:
         started = time.perf_counter()
         held: list[Event] = []
@@ -243,7 +251,8 @@ class TurnService:
             await self.store.begin_turn(tenant, conversation_id, request, at=utcnow_iso())
             logged = True
             try:
-                result = await self._stream_turn(handle, tenant, conversation_id, message, text, events, context)
+                with reusing(latest):  # the run's checkpoint read: the one reconcile made, under this lease
+                    result = await self._stream_turn(handle, tenant, conversation_id, message, text, events, context)
             except Exception:
                 log.exception("turn of conversation %s failed; finishing it on the offline engine", conversation_id)
                 result = await self._finish_failed(tenant, conversation_id)
@@ -354,15 +363,29 @@ class TurnService:
 
     # ------------------------------------------------------------------ recovery
 
-    async def reconcile(self, tenant: str, conversation_id: str) -> None:
+    async def reconcile(self, tenant: str, conversation_id: str) -> Latest | None:
         """Finish a turn a crash interrupted, record a finished turn whose record is missing, and run again a
-        logged turn a crash lost before its graph checkpointed it."""
-        snapshot = await self.runner.graph.aget_state(self.config(tenant, conversation_id))
+        logged turn a crash lost before its graph checkpointed it.
+
+        On the SQLite checkpointer, returns the checkpoint read that the state was built from when the next run
+        may start from it (nothing resumed or run again here, no pending writes): the caller holds the lease, so
+        nothing else writes the thread before that run, which then reads the checkpoint once a turn, not twice."""
+        config = self.config(tenant, conversation_id)
+        saver = self.runner.graph.checkpointer
+        latest = await saver.read_latest(config) if isinstance(saver, OneTripSqliteSaver) else None
+        with reusing(latest):
+            snapshot = await self.runner.graph.aget_state(config)
+        written = False
         if snapshot.values:
-            await self._reconcile_checkpoint(tenant, conversation_id, snapshot)
+            written = await self._reconcile_checkpoint(tenant, conversation_id, snapshot)
         pending = await self.store.pending_turn(tenant, conversation_id)
         if pending is not None:
             await self._rerun(tenant, conversation_id, pending)
+            written = True
+        if latest is None or written or not latest.reusable:
+            return None
+        latest.fresh = True
+        return latest
 
     async def _rerun(self, tenant: str, conversation_id: str, pending: dict[str, Any]) -> None:
         """Run a logged turn that left no checkpoint (a crash before the end of its graph) and record it."""
@@ -390,12 +413,15 @@ class TurnService:
             person_id=pending.get("person_id"),
         )
 
-    async def _reconcile_checkpoint(self, tenant: str, conversation_id: str, snapshot: StateSnapshot) -> None:
+    async def _reconcile_checkpoint(self, tenant: str, conversation_id: str, snapshot: StateSnapshot) -> bool:
+        """Whether the thread's checkpoints were written (an interrupted turn resumed)."""
         graph = self.runner.graph
         config = self.config(tenant, conversation_id)
         silent: bool | None = None
+        resumed = False
         # A thread waiting for a person (the handoff's interrupt) is paused on purpose, not interrupted by a crash.
         if snapshot.next and not snapshot.interrupts:
+            resumed = True
             before: SupportState = snapshot.values  # type: ignore[assignment]
             if tuple(snapshot.next) != ("human",):  # ("human",) alone: only the pause itself is to be set again
                 silent = before.get("mode") == "human" and tuple(snapshot.next) == ("ingest",)
@@ -413,7 +439,7 @@ class TurnService:
             snapshot = await graph.aget_state(config)
         values: SupportState = snapshot.values  # type: ignore[assignment]
         if values.get("turn", 0) <= await self.store.last_turn(tenant, conversation_id):
-            return
+            return resumed
         messages = values.get("messages", [])
         if silent is None:
             silent = bool(messages) and messages[-1]["role"] == "user"
@@ -427,6 +453,7 @@ class TurnService:
             fingerprint=None,
             person_id=None,
         )
+        return resumed
 
     async def aclose(self, *, grace_s: float = 10.0) -> None:
         """Let running turns finish (up to ``grace_s``); cancel the rest (they resume on the next message)."""
